@@ -23,11 +23,9 @@
 package storage
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"time"
 )
 
 // Sentinel errors. Backends wrap them with context (use [errors.Is]).

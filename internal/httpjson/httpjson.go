@@ -1,0 +1,81 @@
+// Package httpjson holds the JSON request and response conventions shared by
+// the session and totp handlers: size-limited strict decoding and the
+// {"error": code, "message": text} error shape of DESIGN.md.
+package httpjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// DefaultMaxBody is the request body limit used when a caller passes 0.
+const DefaultMaxBody = 16 << 10
+
+// ErrorBody is the shape of every error response.
+type ErrorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// Write writes v as JSON with the given status. Every response is marked
+// no-store: these bodies describe a user's account.
+func Write(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Error writes {"error": code, "message": message} with the given status.
+// message must be safe to show to the user: it never contains a secret.
+func Error(w http.ResponseWriter, status int, code, message string) {
+	Write(w, status, ErrorBody{Error: code, Message: message})
+}
+
+// Decode reads one JSON object from r's body into v: at most maxBody bytes
+// (0: DefaultMaxBody), unknown fields and trailing data refused. An empty
+// body decodes as {}. On failure it has already written a 400 (or 413)
+// response and returns a non-nil error; v may then be partly filled and
+// must be discarded.
+func Decode(w http.ResponseWriter, r *http.Request, maxBody int64, v any) error {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		Error(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be JSON (Content-Type: application/json).")
+		return errors.New("httpjson: content type " + ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err == nil {
+		if dec.More() || trailing(dec) {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			Error(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", maxBody))
+			return err
+		}
+		Error(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON for this endpoint.")
+		return err
+	}
+	return nil
+}
+
+func trailing(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return !errors.Is(err, io.EOF)
+}

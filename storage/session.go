@@ -52,9 +52,10 @@ type Device struct {
 // Location is an approximate place derived from an IP address. Zero when
 // unknown.
 type Location struct {
-	City    string
-	Region  string
-	Country string // ISO 3166-1 alpha-2 where known
+	City        string // English name, e.g. "Lisbon"
+	Region      string // English name of the first subdivision
+	Country     string // English name, e.g. "Portugal"
+	CountryCode string // ISO 3166-1 alpha-2, e.g. "PT"
 }
 
 // IsZero reports whether nothing is known about the location.

@@ -95,8 +95,10 @@ type Store interface {
 type Notifier interface {
 	// Subscribe calls fn for every revocation committed through any client
 	// of the same backing store after Subscribe returns, including this
-	// client's own. fn is called from a single goroutine per subscription,
-	// in commit order as far as the backend can tell; it must not block.
+	// client's own, after the change is committed. fn must be safe for
+	// concurrent use and must not block: a backend may call it from the
+	// goroutine that committed the change (in-process fan-out) or from a
+	// listener goroutine.
 	//
 	// When the backend loses its connection it calls fn with
 	// Revocation{Reset: true} at once, and again after it has reconnected:

@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sessionguard/sessionguard/internal/device"
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// maxIPLength bounds a stored IP string (an IPv6 address with zone fits).
+const maxIPLength = 64
+
+// activity describes the request's client: address (through trusted proxies
+// only), truncated User-Agent, parsed device and approximate location
+// (SECURITY.md §11).
+func (m *Manager) activity(ctx context.Context, r *http.Request, now time.Time) storage.Activity {
+	a := storage.Activity{At: now}
+	ip := peerAddr(r) // TEMP until internal/clientip lands
+	if ip.IsValid() {
+		a.IP = device.Truncate(ip.String(), maxIPLength)
+		if m.cfg.Locator != nil {
+			loc, err := m.cfg.Locator.Locate(ctx, ip)
+			if err != nil {
+				m.cfg.Logger.Warn("session: locating client failed", "err", err)
+			} else {
+				a.Location = loc
+			}
+		}
+	}
+	a.UserAgent = device.Truncate(r.UserAgent(), device.MaxUserAgent)
+	a.Device = device.Parse(a.UserAgent)
+	return a
+}
+
+// LocationLabel returns a short human form of l: "Lisbon, Portugal",
+// "Portugal", or "" when nothing is known.
+func LocationLabel(l storage.Location) string {
+	var parts []string
+	if l.City != "" {
+		parts = append(parts, l.City)
+	} else if l.Region != "" {
+		parts = append(parts, l.Region)
+	}
+	switch {
+	case l.Country != "":
+		parts = append(parts, l.Country)
+	case l.CountryCode != "":
+		parts = append(parts, l.CountryCode)
+	}
+	return strings.Join(parts, ", ")
+}
+
+type requestKey struct{}
+
+// withRequest lets Go operations called from a handler record the
+// request's client in security events.
+func withRequest(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), requestKey{}, r)
+}
+
+// RecordEvent appends a security event for userID, filled with the time, the
+// request's session handle, client IP, device label and location, and
+// passes it to [Config.OnEvent]. A storage failure is logged, never
+// returned: the log must not make an action fail. detail must not contain a
+// secret.
+func (m *Manager) RecordEvent(r *http.Request, userID string, typ storage.EventType, detail string) {
+	m.recordEvent(r.Context(), r, nil, userID, typ, detail)
+}
+
+// recordEvent records an event. r may be nil (then a request stored in ctx
+// by withRequest is used, if any); s may be nil (then the request's own
+// session, if any, names the acting session).
+func (m *Manager) recordEvent(ctx context.Context, r *http.Request, s *Session, userID string, typ storage.EventType, detail string) {
+	if r == nil {
+		r, _ = ctx.Value(requestKey{}).(*http.Request)
+	}
+	e := storage.Event{UserID: userID, Type: typ, At: m.cfg.Clock(), Detail: detail}
+	if s == nil && r != nil {
+		s, _ = anyFromContext(r.Context())
+	}
+	if s != nil && s.UserID == userID {
+		e.SessionHandle = s.Handle
+	}
+	if r != nil {
+		a := m.activity(ctx, r, e.At)
+		e.IP = a.IP
+		e.Device = device.Label(a.Device)
+		e.Location = LocationLabel(a.Location)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.StorageTimeout)
+	defer cancel()
+	if err := m.cfg.Store.AppendEvent(ctx, &e); err != nil {
+		m.cfg.Logger.Error("session: recording security event failed", "type", string(typ), "err", err)
+		return
+	}
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent(ctx, e)
+	}
+}
+
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

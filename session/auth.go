@@ -1,0 +1,310 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// Login starts a session for userID after the application verified the
+// user's password, sets the session cookie on w and returns the session.
+//
+// The token is always new (OWASP ASVS 7.2.4: no fixation): any session the
+// request already carried is revoked first. level is
+// [storage.AuthPassword] for a user without a second factor, or
+// [storage.AuthPendingSecondFactor] when one must still be given (the totp
+// package's SignIn chooses for you). Login records a "signed_in" event.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel) (*Session, error) {
+	if userID == "" || len(userID) > MaxUserIDLength || !utf8.ValidString(userID) {
+		return nil, fmt.Errorf("session: Login: user ID must be 1 to %d bytes of UTF-8", MaxUserIDLength)
+	}
+	if !level.Valid() {
+		return nil, fmt.Errorf("session: Login: invalid auth level %d", level)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
+	defer cancel()
+	if old, err := m.current(r); err == nil {
+		if err := m.revoke(ctx, old.UserID, old.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	} else if errors.Is(err, ErrUnavailable) {
+		return nil, err
+	}
+	now := m.cfg.Clock()
+	token, err := randomBytes(tokenSize)
+	if err != nil {
+		return nil, err
+	}
+	handle, err := newHandle()
+	if err != nil {
+		return nil, err
+	}
+	act := m.activity(ctx, r, now)
+	st := &storage.Session{
+		TokenHash:  storage.HashToken(token),
+		Handle:     handle,
+		UserID:     userID,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
+		AuthLevel:  level,
+		AuthAt:     now,
+		LastSeenAt: now,
+		LastSeenIP: act.IP,
+		UserAgent:  act.UserAgent,
+		Device:     act.Device,
+		Location:   act.Location,
+	}
+	if err := m.cfg.Store.CreateSession(ctx, st); err != nil {
+		return nil, fmt.Errorf("%w: creating session: %w", ErrUnavailable, err)
+	}
+	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: userID}
+	copy(p.token[:], token)
+	if err := m.setCookie(w, &p); err != nil {
+		return nil, err
+	}
+	s := sessionFromStorage(st)
+	m.recordEvent(ctx, r, s, userID, storage.EventSignedIn, level.String())
+	return s, nil
+}
+
+// Elevate records a fresh authentication of the request's current session
+// — a re-entered password ([storage.AuthPassword]) or a verified second
+// factor ([storage.AuthSecondFactor]) — and rotates its token (ASVS 7.2.4):
+// the old cookie stops working at once, the new one is set on w. The
+// session keeps its handle, creation time and absolute expiry.
+//
+// A session pending its second factor can only be elevated with
+// [storage.AuthSecondFactor] ([ErrSecondFactorRequired] otherwise). A
+// session that already passed a second factor keeps that level when
+// elevated with a password.
+func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.AuthLevel) (*Session, error) {
+	if level != storage.AuthPassword && level != storage.AuthSecondFactor {
+		return nil, fmt.Errorf("session: Elevate: invalid auth level %d", level)
+	}
+	cur, err := m.current(r)
+	if err != nil {
+		return nil, err
+	}
+	if cur.AuthLevel == storage.AuthPendingSecondFactor && level != storage.AuthSecondFactor {
+		return nil, ErrSecondFactorRequired
+	}
+	level = max(level, cur.AuthLevel)
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
+	defer cancel()
+	st, err := m.cfg.Store.GetSession(ctx, cur.tokenHash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrRevoked
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	token, err := randomBytes(tokenSize)
+	if err != nil {
+		return nil, err
+	}
+	now := m.cfg.Clock()
+	old := st.TokenHash
+	st.TokenHash = storage.HashToken(token)
+	st.AuthLevel = level
+	st.AuthAt = now
+	st.LastSeenAt = now
+	if err := m.cfg.Store.RotateSession(ctx, old, st); errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrRevoked
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: rotating session: %w", ErrUnavailable, err)
+	}
+	m.cache.tombstone(old, st.UserID, st.ExpiresAt)
+	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
+	copy(p.token[:], token)
+	if err := m.setCookie(w, &p); err != nil {
+		return nil, err
+	}
+	s := sessionFromStorage(st)
+	if cur.AuthLevel != storage.AuthPendingSecondFactor {
+		m.recordEvent(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
+	}
+	return s, nil
+}
+
+// Logout ends the request's session (pending or not) server-side before
+// anything is sent, expires the cookie and sends Clear-Site-Data
+// (SECURITY.md §6). Without a session it only expires the cookie and
+// returns [ErrNoSession] (or the reason the cookie was refused).
+func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
+	s, err := m.current(r)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) {
+			m.clearClient(w)
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
+	defer cancel()
+	if err := m.revoke(ctx, s.UserID, s.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	m.clearClient(w)
+	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOut, "")
+	return nil
+}
+
+// clearClient expires the session cookie and asks the browser to drop
+// cached pages and site data.
+func (m *Manager) clearClient(w http.ResponseWriter) {
+	m.expireCookie(w)
+	w.Header().Set("Clear-Site-Data", m.cfg.ClearSiteData)
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// Revoke ends one of userID's sessions, named by its public handle. Another
+// user's handle gives [ErrNotFound], exactly like an unknown one
+// (SECURITY.md §10). After Revoke returns, this Manager rejects the session
+// on the very next request, and other instances within the notifier bound.
+// It records a "session_revoked" event.
+func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
+	if err := m.revoke(ctx, userID, handle); err != nil {
+		return err
+	}
+	m.recordEvent(ctx, nil, nil, userID, storage.EventSessionRevoked, "")
+	return nil
+}
+
+func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
+	st, err := m.cfg.Store.RevokeSession(ctx, userID, handle)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrNotFound
+	} else if err != nil {
+		return fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
+	}
+	m.cache.tombstone(st.TokenHash, userID, st.ExpiresAt)
+	return nil
+}
+
+// RevokeOthers ends every session of current's user except current ("Log
+// out all other sessions") and returns how many it ended. It records an
+// "other_sessions_revoked" event. The HTTP handler requires a recent
+// authentication first; Go callers decide for themselves.
+func (m *Manager) RevokeOthers(ctx context.Context, current *Session) (int, error) {
+	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash)
+	if err != nil {
+		return 0, err
+	}
+	m.recordEvent(ctx, nil, current, current.UserID, storage.EventOtherSessionsRevoked, fmt.Sprint(n))
+	return n, nil
+}
+
+// RevokeAll ends every session of userID, for example from an admin tool or
+// when an account is disabled, and returns how many it ended. It records
+// an "all_sessions_revoked" event.
+func (m *Manager) RevokeAll(ctx context.Context, userID string) (int, error) {
+	n, err := m.revokeUser(ctx, userID, storage.TokenHash{})
+	if err != nil {
+		return 0, err
+	}
+	m.recordEvent(ctx, nil, nil, userID, storage.EventAllSessionsRevokedAdm, fmt.Sprint(n))
+	return n, nil
+}
+
+// PasswordChanged ends the sessions of userID after its password changed
+// (SECURITY.md §7) and records a "password_changed" event. When keep is
+// non-nil (the session that changed the password), that session survives;
+// otherwise all end. It returns how many sessions ended.
+func (m *Manager) PasswordChanged(ctx context.Context, userID string, keep *Session) (int, error) {
+	var except storage.TokenHash
+	if keep != nil {
+		if keep.UserID != userID {
+			return 0, errors.New("session: PasswordChanged: keep belongs to another user")
+		}
+		except = keep.tokenHash
+	}
+	n, err := m.revokeUser(ctx, userID, except)
+	if err != nil {
+		return 0, err
+	}
+	m.recordEvent(ctx, nil, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
+	return n, nil
+}
+
+func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash) (int, error) {
+	n, err := m.cfg.Store.RevokeUserSessions(ctx, userID, except)
+	if err != nil {
+		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrUnavailable, err)
+	}
+	m.cache.forgetUser(userID, except)
+	return n, nil
+}
+
+// current returns the request's session at any level: from the context
+// when the middleware ran, else by checking the cookie.
+func (m *Manager) current(r *http.Request) (*Session, error) {
+	if s, ok := anyFromContext(r.Context()); ok {
+		return s, nil
+	}
+	return m.Check(r)
+}
+
+func (m *Manager) setCookie(w http.ResponseWriter, p *payload) error {
+	value, err := m.codec.encode(p)
+	if err != nil {
+		return err
+	}
+	expires := time.Unix(p.expiresAt, 0)
+	http.SetCookie(w, &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    value,
+		Path:     "/",
+		Expires:  expires,
+		MaxAge:   max(int(expires.Sub(m.cfg.Clock())/time.Second), 1),
+		Secure:   m.cookieSecure,
+		HttpOnly: true,
+		SameSite: m.cfg.SameSite,
+	})
+	return nil
+}
+
+func (m *Manager) expireCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		Secure:   m.cookieSecure,
+		HttpOnly: true,
+		SameSite: m.cfg.SameSite,
+	})
+}
+
+func sessionFromStorage(st *storage.Session) *Session {
+	return &Session{
+		UserID:    st.UserID,
+		Handle:    st.Handle,
+		AuthLevel: st.AuthLevel,
+		AuthAt:    st.AuthAt,
+		CreatedAt: st.CreatedAt,
+		ExpiresAt: st.ExpiresAt,
+		tokenHash: st.TokenHash,
+	}
+}
+
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("session: crypto/rand: %w", err)
+	}
+	return b, nil
+}
+
+// newHandle returns a public session handle: 128 random bits, URL-safe.
+func newHandle() (string, error) {
+	b, err := randomBytes(16)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

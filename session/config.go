@@ -1,0 +1,214 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// Defaults of [Config]. The lifetimes are a social-app profile; for a
+// stricter NIST SP 800-63B AAL2 profile use AbsoluteTimeout 24 h and
+// IdleTimeout 1 h.
+const (
+	DefaultCookieName            = "__Host-session"
+	DefaultInsecureCookieName    = "session"
+	DefaultAbsoluteTimeout       = 30 * 24 * time.Hour
+	DefaultIdleTimeout           = 7 * 24 * time.Hour
+	DefaultReauthWindow          = 15 * time.Minute
+	DefaultTouchInterval         = time.Minute
+	DefaultRevocationTTL         = 30 * time.Second
+	DefaultRevocationTTLNoNotify = 5 * time.Second
+	DefaultCacheSize             = 100_000
+	DefaultClearSiteData         = `"cache", "cookies", "storage"`
+	DefaultMaxBodyBytes          = 16 << 10
+	DefaultEventRetention        = 365 * 24 * time.Hour
+	DefaultStorageTimeout        = 5 * time.Second
+)
+
+// Locator resolves an IP address to an approximate location. It returns the
+// zero Location, not an error, for addresses it knows nothing about.
+// [github.com/sessionguard/sessionguard/session/geoip.Reader] implements it.
+type Locator interface {
+	Locate(ctx context.Context, ip netip.Addr) (storage.Location, error)
+}
+
+// Config configures a [Manager]. Only Store and Keys are required; every
+// other field documents its default.
+type Config struct {
+	// Store keeps sessions and their revocation state. Required. The
+	// Manager does not close it.
+	Store storage.Store
+
+	// Keys seal the session cookies: newest first. New cookies use
+	// Keys[0]; cookies sealed with an older pair still decode and are
+	// re-issued under Keys[0]; a cookie sealed with a pair no longer listed
+	// is rejected. Required: at least one pair (see [GenerateKeyPair]).
+	Keys []KeyPair
+
+	// CookieName defaults to "__Host-session" ("session" when Insecure).
+	// A name starting with "__Host-" requires Secure cookies.
+	CookieName string
+
+	// Insecure drops the Secure attribute and the "__Host-" prefix, for
+	// development over plain HTTP on a host other than localhost. Never
+	// set it in production. Default false.
+	Insecure bool
+
+	// SameSite defaults to http.SameSiteLaxMode. http.SameSiteNoneMode is
+	// refused together with Insecure.
+	SameSite http.SameSite
+
+	// AbsoluteTimeout is the longest a session lives, however active.
+	// Default 30 days.
+	AbsoluteTimeout time.Duration
+
+	// IdleTimeout ends a session without activity for that long. Default
+	// 7 days. Activity is recorded at most once per TouchInterval, so the
+	// effective idle timeout is up to TouchInterval longer.
+	IdleTimeout time.Duration
+
+	// ReauthWindow is how recent an authentication must be for sensitive
+	// actions (revoke other sessions, revoke all, TOTP changes). Default 15
+	// minutes.
+	ReauthWindow time.Duration
+
+	// TouchInterval is the least time between two last-activity writes
+	// for one session. Default 1 minute.
+	TouchInterval time.Duration
+
+	// RevocationTTL is how long a cached "live" answer is trusted before
+	// storage is asked again: the bound on how late another instance sees
+	// a revocation when its notifier is down or the store has none.
+	// Default 30 seconds, or 5 seconds when the store has no notifier.
+	RevocationTTL time.Duration
+
+	// CacheSize is the number of sessions the revocation cache holds.
+	// Default 100,000.
+	CacheSize int
+
+	// StorageTimeout bounds each storage call made on the request path.
+	// Default 5 seconds.
+	StorageTimeout time.Duration
+
+	// Clock returns the current time. Default time.Now. Tests inject a
+	// fake clock.
+	Clock func() time.Time
+
+	// Logger receives operational logs. It never receives tokens, session
+	// IDs, handles of other users, or codes. Default slog.Default().
+	Logger *slog.Logger
+
+	// ErrorHandler answers a request when the session state cannot be
+	// read (storage failure): the request is never authenticated in that
+	// case. Default: 503 with {"error":"unavailable"}.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Unauthenticated answers requests refused by [Manager.RequireAuth]
+	// (for example a redirect to a sign-in page). Default: 401 with
+	// {"error":"unauthenticated"}.
+	Unauthenticated http.Handler
+
+	// ClearSiteData is the Clear-Site-Data header value sent on logout.
+	// Default `"cache", "cookies", "storage"`. Note that "cookies" clears
+	// every cookie of the registrable domain.
+	ClearSiteData string
+
+	// TrustedOrigins are extra origins ("https://app.example.com") whose
+	// cross-origin state-changing requests are allowed; see
+	// http.CrossOriginProtection.AddTrustedOrigin. Default none.
+	TrustedOrigins []string
+
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For or Forwarded headers are believed. Default none: the
+	// client address is the connection's peer.
+	TrustedProxies []netip.Prefix
+
+	// Locator resolves client IPs to approximate locations for the
+	// sessions list and the security log. Default none.
+	Locator Locator
+
+	// OnEvent, if set, is called after every security event is stored
+	// (for example to send a "new sign-in" e-mail). It runs on the
+	// request's goroutine: keep it short or hand off.
+	OnEvent func(ctx context.Context, e storage.Event)
+
+	// EventRetention is how long security events are kept. Default 365
+	// days.
+	EventRetention time.Duration
+
+	// MaxBodyBytes limits JSON request bodies. Default 16 KiB.
+	MaxBodyBytes int64
+}
+
+func (c *Config) setDefaults() {
+	if c.CookieName == "" {
+		c.CookieName = DefaultCookieName
+		if c.Insecure {
+			c.CookieName = DefaultInsecureCookieName
+		}
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	setDefault(&c.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.ReauthWindow, DefaultReauthWindow)
+	setDefault(&c.TouchInterval, DefaultTouchInterval)
+	setDefault(&c.StorageTimeout, DefaultStorageTimeout)
+	setDefault(&c.EventRetention, DefaultEventRetention)
+	setDefault(&c.CacheSize, DefaultCacheSize)
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ClearSiteData == "" {
+		c.ClearSiteData = DefaultClearSiteData
+	}
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if c.Insecure && c.SameSite == http.SameSiteNoneMode {
+		errs = append(errs, errors.New("SameSite=None requires Secure cookies (Insecure is set)"))
+	}
+	if c.Insecure && len(c.CookieName) >= 7 && (c.CookieName[:7] == "__Host-" || c.CookieName[:7] == "__Secur") {
+		errs = append(errs, fmt.Errorf("cookie name %q needs Secure cookies (Insecure is set)", c.CookieName))
+	}
+	for name, d := range map[string]time.Duration{
+		"AbsoluteTimeout": c.AbsoluteTimeout, "IdleTimeout": c.IdleTimeout, "ReauthWindow": c.ReauthWindow,
+		"TouchInterval": c.TouchInterval, "RevocationTTL": c.RevocationTTL, "StorageTimeout": c.StorageTimeout,
+		"EventRetention": c.EventRetention,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s is negative", name))
+		}
+	}
+	if c.AbsoluteTimeout < time.Second {
+		errs = append(errs, errors.New("AbsoluteTimeout must be at least one second"))
+	}
+	if c.CacheSize < 0 || c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("session: invalid Config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,433 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sessionguard/sessionguard/internal/httpjson"
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// Errors reported by [Manager.Check] and the Go operations. Test them with
+// errors.Is.
+var (
+	// ErrNoSession: the request carries no session cookie.
+	ErrNoSession = errors.New("session: no session")
+	// ErrInvalidCookie: the cookie is garbage, tampered with, oversized, or
+	// sealed by a key that is no longer configured.
+	ErrInvalidCookie = errors.New("session: invalid session cookie")
+	// ErrExpired: the session passed its absolute or idle timeout.
+	ErrExpired = errors.New("session: session expired")
+	// ErrRevoked: the session was revoked (or never existed server-side).
+	ErrRevoked = errors.New("session: session revoked")
+	// ErrUnavailable: the session state could not be read or written; the
+	// request is not authenticated (fail closed). It wraps the cause.
+	ErrUnavailable = errors.New("session: session store unavailable")
+	// ErrNotFound: no such session (or app grant) for this user. Another
+	// user's handle gives the same error as an unknown one.
+	ErrNotFound = errors.New("session: not found")
+	// ErrSecondFactorRequired: the operation needs a second factor that was
+	// not given (for example elevating a pending session to password
+	// level).
+	ErrSecondFactorRequired = errors.New("session: second factor required")
+)
+
+// Session is the authenticated state of a request, as put in its context by
+// [Manager.Handler]. A *Session is shared between requests of the same
+// session: treat it as read-only.
+type Session struct {
+	// UserID is the application's identifier of the user.
+	UserID string
+	// Handle is the public, random identifier of the session (its "id" in
+	// the sessions list). It is not a credential.
+	Handle string
+	// AuthLevel says how the session authenticated.
+	AuthLevel storage.AuthLevel
+	// AuthAt is when the session last authenticated.
+	AuthAt time.Time
+	// CreatedAt is when the user signed in on this device.
+	CreatedAt time.Time
+	// ExpiresAt is the absolute expiry; it never moves.
+	ExpiresAt time.Time
+
+	tokenHash storage.TokenHash
+}
+
+// SecondFactor reports whether the session passed a second factor.
+func (s *Session) SecondFactor() bool { return s.AuthLevel == storage.AuthSecondFactor }
+
+type ctxKey struct{}
+type rejectKey struct{}
+
+// FromContext returns the request's session if it is fully authenticated.
+// A session still waiting for its second factor is not returned (see
+// [PendingFromContext]).
+func FromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(*Session)
+	if !ok || s.AuthLevel == storage.AuthPendingSecondFactor {
+		return nil, false
+	}
+	return s, true
+}
+
+// PendingFromContext returns the request's session if it passed the first
+// factor and waits for the second. Only the second-factor step should use
+// it (SECURITY.md §18).
+func PendingFromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(*Session)
+	if !ok || s.AuthLevel != storage.AuthPendingSecondFactor {
+		return nil, false
+	}
+	return s, true
+}
+
+// anyFromContext returns the session at any level.
+func anyFromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(*Session)
+	return s, ok
+}
+
+// RejectionFromContext reports why the request's session cookie was
+// refused by [Manager.Handler]: [ErrExpired], [ErrRevoked] or
+// [ErrInvalidCookie]. It returns nil when the request had no cookie or a
+// valid one. Apps use it to say "You were signed out".
+func RejectionFromContext(ctx context.Context) error {
+	err, _ := ctx.Value(rejectKey{}).(error)
+	return err
+}
+
+// Manager issues, checks and revokes sessions. Create it with [New]; it is
+// safe for concurrent use. Call [Manager.Close] when done.
+type Manager struct {
+	cfg           Config
+	codec         *codec
+	cache         *revocationCache
+	revocationTTL time.Duration
+	cop           *http.CrossOriginProtection
+	cookieSecure  bool
+
+	noStore []string // shared header values, never appended to (cap == len)
+	vary    []string
+
+	unsubscribe func()
+	stop        chan struct{}
+	done        chan struct{}
+	closeOnce   sync.Once
+}
+
+// New validates cfg, applies defaults and returns a Manager. It subscribes
+// to the store's revocation notifier when the store has one, and starts a
+// background loop for security-log retention that [Manager.Close] stops.
+func New(cfg Config) (*Manager, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c, err := newCodec(cfg.CookieName, cfg.Keys, cfg.AbsoluteTimeout)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg:          cfg,
+		codec:        c,
+		cache:        newRevocationCache(cfg.CacheSize),
+		cop:          http.NewCrossOriginProtection(),
+		cookieSecure: !cfg.Insecure,
+		noStore:      []string{"no-store"}[:1:1],
+		vary:         []string{"Cookie"}[:1:1],
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := m.cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("session: Config.TrustedOrigins: %w", err)
+		}
+	}
+	m.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused.")
+	}))
+	unsub, err := cfg.Store.Subscribe(m.cache.apply)
+	switch {
+	case err == nil:
+		m.unsubscribe = unsub
+		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
+	case errors.Is(err, storage.ErrNoNotifier):
+		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)
+	default:
+		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
+	}
+	m.revocationTTL = m.cfg.RevocationTTL
+	go m.retentionLoop()
+	return m, nil
+}
+
+// Close stops the Manager's background work and its revocation
+// subscription. It does not close the store. Safe to call more than once.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		if m.unsubscribe != nil {
+			m.unsubscribe()
+		}
+		close(m.stop)
+		<-m.done
+	})
+	return nil
+}
+
+func (m *Manager) retentionLoop() {
+	defer close(m.done)
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := m.cfg.Store.DeleteEventsBefore(ctx, m.cfg.Clock().Add(-m.cfg.EventRetention)); err != nil {
+			m.cfg.Logger.Warn("session: security log retention failed", "err", err)
+		}
+		cancel()
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Now returns the Manager's clock reading ([Config.Clock]).
+func (m *Manager) Now() time.Time { return m.cfg.Clock() }
+
+// Store returns the configured store.
+func (m *Manager) Store() storage.Store { return m.cfg.Store }
+
+// Logger returns the configured logger.
+func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
+
+// CookieName returns the session cookie's name.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// RevocationTTL returns the effective bound on how long a cached "live"
+// answer is trusted.
+func (m *Manager) RevocationTTL() time.Duration { return m.revocationTTL }
+
+// Check reads and validates the request's session cookie against the
+// server-side state: decoding (no storage I/O for a bad cookie), the
+// revocation cache (one storage read on a miss), the absolute and idle
+// timeouts, and the throttled last-activity write. It returns the session
+// at any level, including one pending its second factor.
+func (m *Manager) Check(r *http.Request) (*Session, error) {
+	s, _, err := m.check(r)
+	return s, err
+}
+
+// check is Check that also reports which key sealed the cookie.
+func (m *Manager) check(r *http.Request) (*Session, int, error) {
+	value, ok := cookieValue(r.Header, m.cfg.CookieName)
+	if !ok || value == "" {
+		return nil, 0, ErrNoSession
+	}
+	var p payload
+	keyIdx, err := m.codec.decode(value, &p)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := m.cfg.Clock()
+	nowNS := now.UnixNano()
+	if now.Unix() >= p.expiresAt {
+		return nil, 0, ErrExpired
+	}
+	h := storage.HashToken(p.token[:])
+	e, gen := m.cache.get(h, nowNS)
+	if e == nil || (e.sess != nil && nowNS >= e.validUntil) {
+		if e, err = m.fill(r.Context(), h, &p, gen, now); err != nil {
+			return nil, 0, err
+		}
+	}
+	if e.sess == nil {
+		return nil, 0, ErrRevoked
+	}
+	s := e.sess
+	if s.UserID != p.userID {
+		// A MAC-valid cookie whose token belongs to another user cannot
+		// be produced without the keys; refuse it all the same.
+		return nil, 0, ErrRevoked
+	}
+	if !now.Before(s.ExpiresAt) || nowNS-e.lastSeen.Load() > int64(m.cfg.IdleTimeout) {
+		return nil, 0, ErrExpired
+	}
+	if nowNS-e.lastSeen.Load() >= int64(m.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
+		err := m.touch(r, h, e, now)
+		e.touching.Store(false)
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return s, keyIdx, nil
+}
+
+// fill reads the session for h from storage and caches the answer.
+func (m *Manager) fill(ctx context.Context, h storage.TokenHash, p *payload, gen uint64, now time.Time) (*entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StorageTimeout)
+	defer cancel()
+	st, err := m.cfg.Store.GetSession(ctx, h)
+	if errors.Is(err, storage.ErrNotFound) {
+		e := &entry{userID: p.userID, validUntil: time.Unix(p.expiresAt, 0).UnixNano()}
+		m.cache.fill(h, e, gen)
+		return e, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	e := &entry{
+		sess:       sessionFromStorage(st),
+		userID:     st.UserID,
+		validUntil: now.Add(m.revocationTTL).UnixNano(),
+	}
+	e.lastSeen.Store(st.LastSeenAt.UnixNano())
+	e.promotedAt.Store(now.UnixNano())
+	m.cache.fill(h, e, gen)
+	return e, nil
+}
+
+// touch records activity for the session, at most once per TouchInterval.
+// A session that vanished meanwhile (revoked elsewhere) is refused.
+func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time.Time) error {
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
+	defer cancel()
+	err := m.cfg.Store.TouchSession(ctx, h, m.activity(ctx, r, now))
+	switch {
+	case err == nil:
+		e.lastSeen.Store(now.UnixNano())
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		m.cache.tombstone(h, e.userID, e.sess.ExpiresAt)
+		return ErrRevoked
+	default:
+		// The revocation state was established within RevocationTTL; a
+		// failed activity write grants nothing new. Retry next request.
+		m.cfg.Logger.Warn("session: recording activity failed", "err", err)
+		return nil
+	}
+}
+
+// Handler is the session middleware. It puts the request's session in the
+// context ([FromContext], [PendingFromContext]) and marks authenticated
+// responses "Cache-Control: no-store" and "Vary: Cookie". A request without
+// a valid session passes through unauthenticated, with the reason in
+// [RejectionFromContext]; a storage failure is answered by
+// [Config.ErrorHandler] (503 by default) and never passes as
+// authenticated.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, keyIdx, err := m.check(r)
+		switch {
+		case err == nil:
+			h := w.Header()
+			h["Cache-Control"] = m.noStore
+			h["Vary"] = m.vary
+			if keyIdx != 0 {
+				m.reissue(w, r, s)
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+		case errors.Is(err, ErrNoSession):
+			next.ServeHTTP(w, r)
+		case errors.Is(err, ErrUnavailable):
+			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
+			m.errorHandler(w, r, err)
+		default:
+			// Expired, revoked or invalid: forget the cookie client-side too.
+			m.expireCookie(w)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rejectKey{}, err)))
+		}
+	})
+}
+
+func (m *Manager) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if m.cfg.ErrorHandler != nil {
+		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "Sessions cannot be checked right now. Please try again shortly.")
+}
+
+// reissue re-seals a cookie that an older key sealed under the newest key,
+// at most once per TouchInterval per session. The payload, and so the
+// absolute expiry, is unchanged.
+func (m *Manager) reissue(w http.ResponseWriter, r *http.Request, s *Session) {
+	e, _ := m.cache.get(s.tokenHash, 0)
+	now := m.cfg.Clock().UnixNano()
+	if e == nil || now-e.reissuedAt.Load() < int64(m.cfg.TouchInterval) {
+		return
+	}
+	e.reissuedAt.Store(now)
+	value, _ := cookieValue(r.Header, m.cfg.CookieName)
+	var p payload
+	if _, err := m.codec.decode(value, &p); err != nil {
+		return
+	}
+	if err := m.setCookie(w, &p); err != nil {
+		m.cfg.Logger.Warn("session: re-issuing cookie under the newest key failed", "err", err)
+	}
+}
+
+// RequireAuth lets only fully authenticated requests through; others get
+// [Config.Unauthenticated] (401 JSON by default). A session pending its
+// second factor is refused.
+func (m *Manager) RequireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := FromContext(r.Context()); !ok {
+			m.unauthenticated(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireSecondFactor lets only sessions that passed a second factor
+// through: 401 without a session, 403 {"error":"second_factor_required"}
+// for a password-only session.
+func (m *Manager) RequireSecondFactor(next http.Handler) http.Handler {
+	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s, _ := FromContext(r.Context()); !s.SecondFactor() {
+			httpjson.Error(w, http.StatusForbidden, "second_factor_required", "This page requires two-factor authentication.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// RecentlyAuthenticated reports whether s authenticated within
+// [Config.ReauthWindow] (OWASP ASVS 7.5.2).
+func (m *Manager) RecentlyAuthenticated(s *Session) bool {
+	return s != nil && m.cfg.Clock().Sub(s.AuthAt) <= m.cfg.ReauthWindow
+}
+
+// RequireRecentAuth is [Manager.RequireAuth] plus the recent-authentication
+// rule: a session that authenticated longer ago than ReauthWindow gets 403
+// {"error":"reauth_required"}. The app then re-verifies the password (or a
+// second factor) and calls [Manager.Elevate].
+func (m *Manager) RequireRecentAuth(next http.Handler) http.Handler {
+	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s, _ := FromContext(r.Context()); !m.RecentlyAuthenticated(s) {
+			httpjson.Error(w, http.StatusForbidden, "reauth_required", "Please confirm your password to continue.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// Protect wraps a state-changing handler in the Manager's
+// http.CrossOriginProtection (SECURITY.md §12): cross-site POST, PUT,
+// PATCH and DELETE requests get 403 {"error":"cross_origin"}.
+func (m *Manager) Protect(next http.Handler) http.Handler { return m.cop.Handler(next) }
+
+func (m *Manager) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if m.cfg.Unauthenticated != nil {
+		m.cfg.Unauthenticated.ServeHTTP(w, r)
+		return
+	}
+	httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Please sign in.")
+}

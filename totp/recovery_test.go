@@ -1,0 +1,172 @@
+package totp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+func TestRecoveryCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// run uses codes and returns the error of the last attempt.
+		run     func(ctx context.Context, svc *Service, codes []string) error
+		wantErr error // nil: accepted
+	}{
+		{"a displayed code is accepted", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "alice", codes[0])
+		}, nil},
+		{"an upper-case code without dashes is accepted", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "alice", strings.ToUpper(strings.ReplaceAll(codes[1], "-", " ")))
+		}, nil},
+		{"a code used once is rejected the second time", func(ctx context.Context, svc *Service, codes []string) error {
+			if err := svc.VerifyRecoveryCode(ctx, "alice", codes[2]); err != nil {
+				return err
+			}
+			return svc.VerifyRecoveryCode(ctx, "alice", codes[2])
+		}, ErrInvalidCode},
+		{"a code used in another form is rejected the second time", func(ctx context.Context, svc *Service, codes []string) error {
+			if err := svc.VerifyRecoveryCode(ctx, "alice", codes[2]); err != nil {
+				return err
+			}
+			return svc.VerifyRecoveryCode(ctx, "alice", strings.ToUpper(codes[2]))
+		}, ErrInvalidCode},
+		{"a code from before a regeneration is rejected", func(ctx context.Context, svc *Service, codes []string) error {
+			if _, err := svc.RegenerateRecoveryCodes(ctx, "alice"); err != nil {
+				return err
+			}
+			return svc.VerifyRecoveryCode(ctx, "alice", codes[3])
+		}, ErrInvalidCode},
+		{"a code from after a regeneration is accepted", func(ctx context.Context, svc *Service, codes []string) error {
+			fresh, err := svc.RegenerateRecoveryCodes(ctx, "alice")
+			if err != nil {
+				return err
+			}
+			return svc.VerifyRecoveryCode(ctx, "alice", fresh[0])
+		}, nil},
+		{"a well-formed unknown code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "alice", formatRecoveryCode(newRecoveryCode()))
+		}, ErrInvalidCode},
+		{"junk is rejected", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "alice", "' OR 1=1 --")
+		}, ErrInvalidCode},
+		{"a TOTP code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "alice", "123456")
+		}, ErrInvalidCode},
+		{"another user's code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
+			return svc.VerifyRecoveryCode(ctx, "bob", codes[4])
+		}, ErrInvalidCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t, nil)
+			_, codes := env.enroll(t, "alice")
+			env.enroll(t, "bob")
+			err := tt.run(context.Background(), env.svc, codes)
+			if tt.wantErr == nil && err != nil {
+				t.Fatalf("got %v, want nil", err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRecoveryCodeUseIsRecordedAndCounted(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	_, codes := env.enroll(t, "alice")
+	if err := env.svc.VerifyRecoveryCode(ctx, "alice", "nope"); !errors.Is(err, ErrInvalidCode) {
+		t.Fatal(err)
+	}
+	if th := env.throttle(t, "alice"); th.Failures != 1 {
+		t.Errorf("got %d failures after a wrong recovery code, want 1", th.Failures)
+	}
+	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if th := env.throttle(t, "alice"); th != (storage.Throttle{}) {
+		t.Errorf("got throttle %+v after a success, want it reset", th)
+	}
+	st, err := env.svc.Status(ctx, "alice")
+	if err != nil || st.RecoveryCodesLeft != len(codes)-1 {
+		t.Errorf("got %d codes left (%v), want %d", st.RecoveryCodesLeft, err, len(codes)-1)
+	}
+	evs, err := env.store.ListEvents(ctx, "alice", 0, 1)
+	if err != nil || len(evs) != 1 || evs[0].Type != storage.EventRecoveryCodeUsed || evs[0].Detail != "9 left" {
+		t.Errorf("got events %+v (%v), want recovery_code_used with detail %q", evs, err, "9 left")
+	}
+	if _, err := env.svc.RegenerateRecoveryCodes(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.countEvents(t, "alice", storage.EventRecoveryCodesRenewed); got != 1 {
+		t.Errorf("got %d regeneration events, want 1", got)
+	}
+}
+
+func TestRecoveryCodeUsedConcurrently(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, func(c *Config) {
+		c.Policy = storage.AttemptPolicy{FreeAttempts: 100, BaseLockout: time.Second, MaxLockout: time.Second, MaxFailures: 100}
+	})
+	_, codes := env.enroll(t, "alice")
+	var ok, invalid atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 20 {
+		wg.Go(func() {
+			<-start
+			switch err := env.svc.VerifyRecoveryCode(context.Background(), "alice", codes[0]); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrInvalidCode):
+				invalid.Add(1)
+			default:
+				t.Errorf("got %v, want nil or ErrInvalidCode", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 1 || invalid.Load() != 19 {
+		t.Errorf("got %d successes and %d rejections, want 1 and 19", ok.Load(), invalid.Load())
+	}
+}
+
+// TestRecoveryCodesShareTheThrottle checks that alternating TOTP and
+// recovery codes gains an attacker nothing, and that a locked-out user's
+// right recovery code is refused like a wrong one.
+func TestRecoveryCodesShareTheThrottle(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	_, codes := env.enroll(t, "alice")
+	for i := range DefaultPolicy.FreeAttempts {
+		var err error
+		if i%2 == 0 {
+			err = env.svc.Verify(ctx, "alice", "000000x")
+		} else {
+			err = env.svc.VerifyRecoveryCode(ctx, "alice", "wrong")
+		}
+		if !errors.Is(err, ErrInvalidCode) {
+			t.Fatalf("attempt %d: got %v, want ErrInvalidCode", i+1, err)
+		}
+	}
+	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); !errors.Is(err, ErrLocked) {
+		t.Fatalf("right recovery code while locked: got %v, want ErrLocked", err)
+	}
+	env.clock.Advance(DefaultPolicy.BaseLockout)
+	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); err != nil {
+		t.Fatalf("after the lockout: got %v, want nil (the locked attempt must not have used the code)", err)
+	}
+}

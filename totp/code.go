@@ -75,9 +75,9 @@ func codeAt(secretB32 string, step int64) (string, error) {
 type matchResult int
 
 const (
-	noMatch matchResult = iota
-	matched             // matches a step newer than the last accepted one
-	replayed            // matches only steps already used
+	noMatch  matchResult = iota
+	matched              // matches a step newer than the last accepted one
+	replayed             // matches only steps already used
 )
 
 // match compares code (already normalised) with the codes of secret for the

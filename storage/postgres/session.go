@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// sessionColumns is the column list of every session read, in the order
+// scanSession expects.
+const sessionColumns = `token_hash, handle, user_id, created_at, expires_at, auth_level, auth_at,
+	last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
+	city, region, country, country_code`
+
+// sessionValues returns the values of s in sessionColumns order.
+func sessionValues(s *storage.Session) []any {
+	return []any{
+		s.TokenHash[:], s.Handle, s.UserID, s.CreatedAt, s.ExpiresAt, int16(s.AuthLevel), s.AuthAt,
+		s.LastSeenAt, s.LastSeenIP, s.UserAgent, s.Device.Browser, s.Device.BrowserVersion, s.Device.OS, s.Device.Type,
+		s.Location.City, s.Location.Region, s.Location.Country, s.Location.CountryCode,
+	}
+}
+
+// scanSession reads one row of sessionColumns, followed by extra
+// destinations (nil skips a column).
+func scanSession(row pgx.Row, extra ...any) (*storage.Session, error) {
+	var (
+		s     storage.Session
+		hash  []byte
+		level int16
+	)
+	dst := append([]any{
+		&hash, &s.Handle, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &level, &s.AuthAt,
+		&s.LastSeenAt, &s.LastSeenIP, &s.UserAgent, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.Type,
+		&s.Location.City, &s.Location.Region, &s.Location.Country, &s.Location.CountryCode,
+	}, extra...)
+	if err := row.Scan(dst...); err != nil {
+		return nil, err
+	}
+	if err := copyHash(&s.TokenHash, hash); err != nil {
+		return nil, err
+	}
+	s.AuthLevel = storage.AuthLevel(level)
+	return &s, nil
+}
+
+// copyHash copies a bytea token hash into h.
+func copyHash(h *storage.TokenHash, b []byte) error {
+	if len(b) != len(h) {
+		return fmt.Errorf("stored token hash has %d bytes, want %d", len(b), len(h))
+	}
+	copy(h[:], b)
+	return nil
+}
+
+// CreateSession stores s; ErrConflict if its token hash or handle exists.
+func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		sessionValues(sess)...)
+	return wrap(ctx, "create session", err)
+}
+
+// GetSession returns the session with token hash h, or ErrNotFound. It is
+// one round trip (a prepared statement after the first use on a
+// connection).
+func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx,
+		`SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1`, h[:]))
+	if err != nil {
+		return nil, wrap(ctx, "get session", err)
+	}
+	return sess, nil
+}
+
+// ListSessions returns userID's sessions, most recent LastSeenAt first
+// (ties: most recent CreatedAt first).
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Session, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, handle`, userID)
+	if err != nil {
+		return nil, wrap(ctx, "list sessions", err)
+	}
+	defer rows.Close()
+	var out []storage.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, wrap(ctx, "list sessions", err)
+		}
+		out = append(out, *sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, "list sessions", err)
+	}
+	return out, nil
+}
+
+// TouchSession records activity; ErrNotFound if the session is gone.
+func (s *Store) TouchSession(ctx context.Context, h storage.TokenHash, a storage.Activity) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, last_seen_ip = $3, user_agent = $4,
+	browser = $5, browser_version = $6, os = $7, device_type = $8,
+	city = $9, region = $10, country = $11, country_code = $12
+WHERE token_hash = $1`,
+		h[:], a.At, a.IP, a.UserAgent, a.Device.Browser, a.Device.BrowserVersion, a.Device.OS, a.Device.Type,
+		a.Location.City, a.Location.Region, a.Location.Country, a.Location.CountryCode)
+	if err != nil {
+		return wrap(ctx, "touch session", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("touch session")
+	}
+	return nil
+}
+
+// RotateSession replaces the session old by sess in one statement: the
+// insert reads the deleted row, so nothing is stored if old is gone
+// (ErrNotFound), and a conflict on sess's token hash or handle undoes the
+// delete (ErrConflict). The notice that old died is sent on commit.
+func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, sess *storage.Session) error {
+	args := append([]any{old[:], s.channel}, sessionValues(sess)...)
+	tag, err := s.pool.Exec(ctx, `WITH old AS (
+	DELETE FROM sessions WHERE token_hash = $1
+	RETURNING pg_notify($2, `+sqlPayload("token_hash", "user_id")+`)
+)
+INSERT INTO sessions (`+sessionColumns+`)
+SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM old`,
+		args...)
+	if err != nil {
+		return wrap(ctx, "rotate session", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("rotate session")
+	}
+	return nil
+}
+
+// RevokeSession deletes userID's session with the given handle and returns
+// it, notifying subscribers in the same statement; ErrNotFound if there is
+// no such session of userID.
+func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*storage.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `DELETE FROM sessions WHERE user_id = $1 AND handle = $2
+RETURNING `+sessionColumns+`, pg_notify($3, `+sqlPayload("token_hash", "user_id")+`)`,
+		userID, handle, s.channel), nil)
+	if err != nil {
+		return nil, wrap(ctx, "revoke session", err)
+	}
+	return sess, nil
+}
+
+// RevokeUserSessions deletes every session of userID except the one with
+// token hash except, and notifies subscribers once if it deleted any: one
+// statement, one round trip, whatever the number of sessions.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except storage.TokenHash) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH deleted AS (
+	DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2 RETURNING 1
+), counted AS (
+	SELECT count(*) AS n FROM deleted
+)
+SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $4) END FROM counted`,
+		userID, optionalHash(except), s.channel, encodePayload(storage.TokenHash{}, userID)).Scan(&n, nil)
+	if err != nil {
+		return 0, wrap(ctx, "revoke user sessions", err)
+	}
+	return n, nil
+}
+
+// optionalHash maps the zero hash to SQL NULL.
+func optionalHash(h storage.TokenHash) any {
+	if h.IsZero() {
+		return nil
+	}
+	return h[:]
+}
+
+// DeleteExpiredSessions removes sessions whose ExpiresAt is not after now.
+// It does not notify.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, wrap(ctx, "delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

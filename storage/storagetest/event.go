@@ -84,6 +84,9 @@ func testEventRoundTrip(t *testing.T, e *env) {
 	}
 	got[0].Detail = "changed"
 	checkEqual(t, "ListEvents after changing a returned event", &mustListEvents(t, s, user, 0, 1)[0], bare)
+	appended := *bare
+	bare.Detail, bare.Type = "changed", storage.EventSignedOut
+	checkEqual(t, "ListEvents after changing the appended value", &mustListEvents(t, s, user, 0, 1)[0], &appended)
 }
 
 func testEventListEmpty(t *testing.T, e *env) {

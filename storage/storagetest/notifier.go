@@ -21,6 +21,7 @@ func notifierCases() []testCase {
 		{"RotateSessionNotifiesTheOldTokenHash", testNotifyRotate},
 		{"RevokeAppGrantNotifiesItsTokenHash", testNotifyRevokeGrant},
 		{"RevokeUserAppGrantsNotifiesTheUser", testNotifyRevokeUserGrants},
+		{"DeleteExpiredSessionsDoesNotNotify", testNotifyNotOnExpiry},
 		{"NoticeArrivesAfterTheChangeIsVisible", testNotifyAfterCommit},
 		{"EverySubscriptionReceives", testNotifyTwoSubscriptions},
 		{"CancelStopsDelivery", testNotifyCancel},
@@ -128,6 +129,19 @@ func subscribe(t *testing.T, s storage.Store) (*recorder, func()) {
 	return r, cancel
 }
 
+// fence revokes a session of a new user through s and waits until r has
+// the notice. Notices from one client arrive in order, so a notice sent
+// before the fence has arrived by then.
+func fence(t *testing.T, s storage.Store, r *recorder) {
+	t.Helper()
+	x := newSession(randomID(), now())
+	mustCreateSession(t, s, x)
+	if _, err := s.RevokeSession(t.Context(), x.UserID, x.Handle); err != nil {
+		t.Fatalf("RevokeSession: got error %v, want nil", err)
+	}
+	r.wait(t, "the fence revocation", storage.Revocation{UserID: x.UserID, TokenHash: x.TokenHash})
+}
+
 func testNotifyRevokeSession(t *testing.T, e *env) {
 	s := e.store
 	r, _ := subscribe(t, s)
@@ -150,6 +164,11 @@ func testNotifyRevokeUserSessions(t *testing.T, e *env) {
 		t.Fatalf("RevokeUserSessions: got error %v, want nil", err)
 	}
 	r.wait(t, "RevokeUserSessions", storage.Revocation{UserID: user})
+	// "Subscribers are notified once", not once per session.
+	fence(t, s, r)
+	if got := r.about(user); len(got) != 1 {
+		t.Errorf("RevokeUserSessions of 3 sessions: got notices %s, want exactly one", describeAll(got))
+	}
 
 	// With except, too.
 	user2 := randomID()
@@ -192,6 +211,26 @@ func testNotifyRevokeUserGrants(t *testing.T, e *env) {
 		t.Fatalf("RevokeUserAppGrants: got error %v, want nil", err)
 	}
 	r.wait(t, "RevokeUserAppGrants", storage.Revocation{UserID: user})
+	fence(t, s, r)
+	if got := r.about(user); len(got) != 1 {
+		t.Errorf("RevokeUserAppGrants of 2 grants: got notices %s, want exactly one", describeAll(got))
+	}
+}
+
+func testNotifyNotOnExpiry(t *testing.T, e *env) {
+	s := e.store
+	r, _ := subscribe(t, s)
+	x := newSession(randomID(), now())
+	mustCreateSession(t, s, x)
+	n, err := s.DeleteExpiredSessions(t.Context(), x.ExpiresAt)
+	checkErr(t, "DeleteExpiredSessions", err, nil)
+	if n != 1 {
+		t.Fatalf("DeleteExpiredSessions: got %d, want 1", n)
+	}
+	fence(t, s, r)
+	if got := r.about(x.UserID); len(got) != 0 {
+		t.Errorf("DeleteExpiredSessions: got notices %s, want none", describeAll(got))
+	}
 }
 
 // testNotifyAfterCommit checks that a subscriber that reacts to a notice

@@ -1,0 +1,270 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// Listener timing. A silent connection is pinged after healthInterval and
+// declared lost if nothing at all arrives within another healthInterval;
+// reconnection attempts back off from minBackoff to maxBackoff.
+const (
+	healthInterval = 5 * time.Second
+	minBackoff     = 20 * time.Millisecond
+	maxBackoff     = 2 * time.Second
+)
+
+// notifier runs one listener goroutine per Store, started by the first
+// Subscribe, that receives the revocation channel with a Receive loop and
+// fans each notice out to the subscribers.
+type notifier struct {
+	client  goredis.UniversalClient
+	channel string
+	wait    time.Duration // Options.SubscribeTimeout
+	health  time.Duration
+
+	mu        sync.Mutex
+	subs      map[*subscriber]struct{}
+	started   bool
+	closed    bool
+	connected bool
+	// ready is closed while the subscription is confirmed, and replaced
+	// by an open channel when the connection is lost.
+	ready  chan struct{}
+	cur    *goredis.PubSub // the listener's current subscription
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the listener returns
+}
+
+type subscriber struct {
+	fn       func(storage.Revocation)
+	canceled atomic.Bool
+}
+
+func newNotifier(client goredis.UniversalClient, channel string, wait time.Duration) *notifier {
+	return &notifier{
+		client:  client,
+		channel: channel,
+		wait:    wait,
+		health:  healthInterval,
+		subs:    make(map[*subscriber]struct{}),
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// errClosed reports use of a closed store.
+var errClosed = errors.New("storage/redis: store closed")
+
+// Subscribe implements [storage.Notifier] with Redis pub/sub on the channel
+// Prefix+"revocations". It returns once the server has confirmed the
+// listener's subscription, so every revocation committed after it returns
+// is delivered; it fails if that takes longer than
+// [Options.SubscribeTimeout]. fn is called from the listener goroutine,
+// one notice at a time. After cancel returns, fn is not called again
+// (except for a call already under way); cancel is safe to call more than
+// once and from fn.
+func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error) {
+	return s.notifier.subscribe(fn)
+}
+
+func (n *notifier) subscribe(fn func(storage.Revocation)) (func(), error) {
+	if fn == nil {
+		return nil, errors.New("storage/redis: subscribe: nil func")
+	}
+	sub := &subscriber{fn: fn}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, errClosed
+	}
+	n.subs[sub] = struct{}{}
+	if !n.started {
+		n.started = true
+		ctx, cancel := context.WithCancel(context.Background())
+		n.cancel = cancel
+		go n.run(ctx)
+	}
+	ready := n.ready
+	n.mu.Unlock()
+
+	cancel := func() {
+		sub.canceled.Store(true)
+		n.mu.Lock()
+		delete(n.subs, sub)
+		n.mu.Unlock()
+	}
+	timer := time.NewTimer(n.wait)
+	defer timer.Stop()
+	select {
+	case <-ready:
+		return cancel, nil
+	case <-timer.C:
+		cancel()
+		return nil, errors.New("storage/redis: subscribe: the revocation channel subscription was not confirmed in time")
+	case <-n.done:
+		cancel()
+		return nil, errClosed
+	}
+}
+
+// close stops the listener and waits for it.
+func (n *notifier) close() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	started := n.started
+	if started {
+		n.cancel()
+		if n.cur != nil {
+			_ = n.cur.Close() // unblocks Receive
+		}
+	}
+	n.mu.Unlock()
+	if started {
+		<-n.done
+	} else {
+		close(n.done)
+	}
+}
+
+// run is the listener: subscribe, Receive until an error, tell the
+// subscribers to reset, back off, subscribe again on a fresh connection.
+func (n *notifier) run(ctx context.Context) {
+	defer close(n.done)
+	backoff := minBackoff
+	confirmedBefore := false
+	for {
+		ps := n.client.Subscribe(ctx, n.channel) // a dial error shows in Receive
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			_ = ps.Close()
+			return
+		}
+		n.cur = ps
+		n.mu.Unlock()
+
+		pingSent := false
+		for {
+			msg, err := ps.ReceiveTimeout(ctx, n.health)
+			if ctx.Err() != nil {
+				_ = ps.Close()
+				return
+			}
+			if err != nil {
+				if isTimeout(err) && !pingSent && n.isConnected() {
+					if ps.Ping(ctx) == nil {
+						pingSent = true
+						continue
+					}
+				}
+				break // lost: resubscribe on a fresh connection
+			}
+			pingSent = false // anything received proves the connection
+			switch m := msg.(type) {
+			case *goredis.Subscription:
+				if m.Kind == "subscribe" && m.Channel == n.channel {
+					backoff = minBackoff
+					n.setConnected(true)
+					if confirmedBefore {
+						// Notices published while we were away are lost.
+						n.deliver(storage.Revocation{Reset: true})
+					}
+					confirmedBefore = true
+				}
+			case *goredis.Message:
+				if m.Channel == n.channel {
+					n.deliver(parseRevocation(m.Payload))
+				}
+			}
+		}
+		if n.setConnected(false) {
+			n.deliver(storage.Revocation{Reset: true})
+		}
+		_ = ps.Close()
+
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (n *notifier) isConnected() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.connected
+}
+
+// setConnected records the state of the subscription and reports whether
+// it changed.
+func (n *notifier) setConnected(c bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.connected == c {
+		return false
+	}
+	n.connected = c
+	if c {
+		close(n.ready)
+	} else {
+		n.ready = make(chan struct{})
+	}
+	return true
+}
+
+// deliver calls every subscriber's fn with r.
+func (n *notifier) deliver(r storage.Revocation) {
+	n.mu.Lock()
+	subs := make([]*subscriber, 0, len(n.subs))
+	for s := range n.subs {
+		subs = append(subs, s)
+	}
+	n.mu.Unlock()
+	for _, s := range subs {
+		if !s.canceled.Load() {
+			s.fn(r)
+		}
+	}
+}
+
+// parseRevocation reads a notice "<token hash hex or empty>|<user ID>". A
+// notice it cannot read becomes a Reset: something was revoked and we do
+// not know what.
+func parseRevocation(payload string) storage.Revocation {
+	hexHash, userID, ok := strings.Cut(payload, "|")
+	if !ok {
+		return storage.Revocation{Reset: true}
+	}
+	r := storage.Revocation{UserID: userID}
+	if hexHash != "" {
+		h, err := storage.ParseTokenHash(hexHash)
+		if err != nil {
+			return storage.Revocation{Reset: true}
+		}
+		r.TokenHash = h
+	}
+	return r
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,303 @@
+// Package redis is a [storage.Store] on Redis, through
+// [github.com/redis/go-redis/v9].
+//
+// # When to use it
+//
+// Use it when many application instances sit behind a load balancer and
+// share their sessions: every instance opens its own Store on the same
+// server with the same [Options.Prefix], and a revocation through any of
+// them reaches the caches of all the others within milliseconds, through
+// Redis pub/sub. A single instance is better served by the memory or sqlite
+// backends.
+//
+// The store needs one Redis server (standalone, or a primary behind
+// Sentinel through a failover client): its atomic operations are Lua
+// scripts that touch keys of many hash slots, so Redis Cluster and Ring
+// clients are refused by [New].
+//
+// # Allowlist semantics
+//
+// Sessions are an allowlist (SECURITY.md §9): a session is live exactly
+// while its key exists and its user's index names it. Revoking deletes the
+// key; every session key carries a TTL at its ExpiresAt (computed from
+// [Options.Now]), so Redis forgets it when it expires. If Redis evicts
+// either a session key or a user's index under memory pressure, the
+// sessions concerned are logged out — eviction never brings a revoked
+// session back. The same holds for app grants. Prefer a maxmemory-policy
+// of noeviction or volatile-*: then only keys with a TTL (sessions) can be
+// evicted, and the indexes, TOTP credentials, recovery codes and throttles
+// stay.
+//
+// # Key layout
+//
+// Every key starts with [Options.Prefix] (default "sessionguard:"), written
+// P below; token hashes are lower-case hex ([storage.TokenHash.String]):
+//
+//	P s:<token hash>      hash    one session; PEXPIRE at its ExpiresAt
+//	P h:<handle>          string  token hash of the session with that handle (uniqueness); same TTL
+//	P us:<user ID>        hash    the user's sessions: handle -> token hash
+//	P sx                  zset    "<token hash>|<user ID>" scored by ExpiresAt (unix ms), for the sweep
+//	P g:<token hash>      hash    one app grant
+//	P gi:<grant ID>       string  token hash of the grant with that ID (uniqueness)
+//	P ug:<user ID>        hash    the user's grants: grant ID -> token hash
+//	P t:<user ID>         hash    the user's TOTP credential
+//	P rc:<user ID>        set     hex SHA-256 of the user's unused recovery codes
+//	P th:<user ID>        hash    the user's second-factor throttle
+//	P eid                 string  the last event ID (INCR)
+//	P ue:<user ID>        zset    the user's events, scored by ID, member "<ID>:<JSON>"
+//	P et                  zset    "<ID>:<user ID>" scored by event time (unix µs), for retention
+//
+// Index entries whose session or grant is gone (expired by TTL, evicted)
+// are pruned lazily when the user's list is read or revoked, and by
+// [Store.DeleteExpiredSessions]; events by [Store.DeleteEventsBefore]:
+// nothing grows without bound if the application sweeps periodically.
+// Times are stored as unix nanoseconds and round-trip exactly.
+//
+// # Revocation bound
+//
+// Revocations are published on the channel P+"revocations" inside the same
+// Lua script that applies them, so a notice is never seen before the change.
+// A subscriber (see [Store.Subscribe]) hears of a revocation through any
+// instance within milliseconds. If the listener connection drops, every
+// subscriber is told to drop its caches (Revocation{Reset: true}) at once,
+// and again when the subscription is confirmed on a fresh connection,
+// because notices sent in between are lost. A connection that goes silent
+// is detected by a ping within about twice the health-check interval
+// (5 seconds).
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionguard/sessionguard/storage"
+)
+
+// DefaultPrefix is the key prefix used when [Options.Prefix] is empty.
+const DefaultPrefix = "sessionguard:"
+
+// Options configures a [Store]. The zero value is ready to use.
+type Options struct {
+	// Prefix is prepended to every key the store writes and to its
+	// revocation channel (Prefix+"revocations"). Instances that share
+	// sessions must use the same prefix; unrelated deployments on one
+	// server must use different ones. The default is "sessionguard:".
+	Prefix string
+
+	// Now returns the current time. The store uses it to turn a session's
+	// ExpiresAt into the TTL of its keys. The default is time.Now.
+	Now func() time.Time
+
+	// SubscribeTimeout bounds how long [Store.Subscribe] waits for the
+	// listener's subscription to be confirmed by the server before it
+	// gives up with an error. The default is 10 seconds.
+	SubscribeTimeout time.Duration
+}
+
+// Store is a [storage.Store] on Redis. It is safe for concurrent use. Create
+// it with [New] or [Open] and release it with [Store.Close].
+type Store struct {
+	client    goredis.UniversalClient
+	ownClient bool
+	prefix    string
+	now       func() time.Time
+	scripts   scripts
+	notifier  *notifier
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns a Store on client. The client stays the caller's: [Store.Close]
+// does not close it. New does no I/O; it returns an error if client is nil
+// or is a cluster or ring client (whose keys span several servers).
+func New(client goredis.UniversalClient, opts Options) (*Store, error) {
+	switch client.(type) {
+	case nil:
+		return nil, errors.New("storage/redis: nil client")
+	case *goredis.ClusterClient, *goredis.Ring:
+		return nil, errors.New("storage/redis: cluster and ring clients are not supported: the store's scripts need all keys on one server")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SubscribeTimeout <= 0 {
+		opts.SubscribeTimeout = 10 * time.Second
+	}
+	s := &Store{
+		client:  client,
+		prefix:  opts.Prefix,
+		now:     opts.Now,
+		scripts: newScripts(),
+	}
+	s.notifier = newNotifier(client, opts.Prefix+"revocations", opts.SubscribeTimeout)
+	return s, nil
+}
+
+// Open connects to the Redis server at url (the redis:// or rediss:// form
+// read by [goredis.ParseURL]), checks it answers a PING within ctx, and
+// returns a Store that owns the connection: [Store.Close] closes it.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
+	}
+	client := goredis.NewClient(o)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, wrapErr(ctx, "open: ping", err)
+	}
+	s, err := New(client, opts)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	s.ownClient = true
+	return s, nil
+}
+
+// redactURLError drops the URL, which may hold a password, from a parse
+// error.
+func redactURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return errors.New("invalid URL: " + ue.Err.Error())
+	}
+	return err
+}
+
+// Close stops the revocation listener and, if the store was made by [Open],
+// closes the client. Subscribers get no further calls. Calls after Close
+// fail.
+func (s *Store) Close() error {
+	s.notifier.close()
+	if s.ownClient {
+		if err := s.client.Close(); err != nil {
+			return fmt.Errorf("storage/redis: close: %w", err)
+		}
+	}
+	return nil
+}
+
+// key returns the key of kind ("s", "us", …) and id under the prefix. The
+// kind never holds a colon, so keys of different kinds never collide
+// whatever the id.
+func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
+
+// wrapErr prefixes err with the package and op, and makes sure a cancelled
+// or expired ctx is visible to errors.Is(err, ctx.Err()).
+func wrapErr(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("storage/redis: %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("storage/redis: %s: %w", op, err)
+}
+
+// notFound returns storage.ErrNotFound wrapped with op.
+func notFound(op string) error { return fmt.Errorf("storage/redis: %s: %w", op, storage.ErrNotFound) }
+
+// conflict returns storage.ErrConflict wrapped with op.
+func conflict(op string) error { return fmt.Errorf("storage/redis: %s: %w", op, storage.ErrConflict) }
+
+// errTimeRange reports a time that unix nanoseconds cannot hold (before
+// 1678 or after 2262).
+var errTimeRange = errors.New("time out of range (years 1678-2262)")
+
+// encodeTime returns t as decimal unix nanoseconds, "" for the zero time.
+func encodeTime(t time.Time) (string, error) {
+	if t.IsZero() {
+		return "", nil
+	}
+	if t.Before(time.Unix(0, math.MinInt64)) || t.After(time.Unix(0, math.MaxInt64)) {
+		return "", errTimeRange
+	}
+	return strconv.FormatInt(t.UnixNano(), 10), nil
+}
+
+// decodeTime is the inverse of encodeTime.
+func decodeTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	ns, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, errors.New("bad stored time")
+	}
+	return time.Unix(0, ns), nil
+}
+
+// ceilMilli returns t in unix milliseconds, rounded up.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if time.UnixMilli(ms).Before(t) {
+		ms++
+	}
+	return ms
+}
+
+// fields accumulates HSET field/value arguments and the first encoding
+// error.
+type fields struct {
+	args []any
+	err  error
+}
+
+func (f *fields) str(name, v string) { f.args = append(f.args, name, v) }
+
+func (f *fields) time(name string, t time.Time) {
+	v, err := encodeTime(t)
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("%s: %w", name, err)
+	}
+	f.args = append(f.args, name, v)
+}
+
+// values reads the string values of an HMGET or script reply: nil (a
+// missing field) reads as "".
+type values []any
+
+func (v values) str(i int) string {
+	if i >= len(v) {
+		return ""
+	}
+	s, _ := v[i].(string)
+	return s
+}
+
+func (v values) exists(i int) bool { return i < len(v) && v[i] != nil }
+
+// reader decodes values and keeps the first error.
+type reader struct {
+	v   values
+	err error
+}
+
+func (r *reader) str(i int) string { return r.v.str(i) }
+
+func (r *reader) time(i int) time.Time {
+	t, err := decodeTime(r.v.str(i))
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return t
+}
+
+func (r *reader) int64(i int) int64 {
+	s := r.v.str(i)
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && r.err == nil {
+		r.err = errors.New("bad stored integer")
+	}
+	return n
+}

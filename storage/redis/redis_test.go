@@ -1,0 +1,225 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/redis"
+	"github.com/sessionguard/sessionguard/storage/storagetest"
+)
+
+// envURL names the environment variable that points the tests at a Redis
+// server, e.g. redis://127.0.0.1:6379/0. Without it the tests skip.
+const envURL = "SESSION_TEST_REDIS_URL"
+
+// serverOptions returns the client options of the test server, or skips tb
+// if none is configured or it does not answer.
+func serverOptions(tb testing.TB) *goredis.Options {
+	tb.Helper()
+	u := os.Getenv(envURL)
+	if u == "" {
+		tb.Skipf("%s is not set: no Redis server to test against", envURL)
+	}
+	o, err := goredis.ParseURL(u)
+	if err != nil {
+		tb.Fatalf("%s: %v", envURL, err)
+	}
+	c := goredis.NewClient(o)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		tb.Skipf("%s: the Redis server does not answer: %v", envURL, err)
+	}
+	return o
+}
+
+// newClient returns a client on the test server, closed at cleanup. A
+// non-empty name is set on every connection (CLIENT SETNAME).
+func newClient(tb testing.TB, name string) *goredis.Client {
+	tb.Helper()
+	o, err := goredis.ParseURL(os.Getenv(envURL))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o.ClientName = name
+	c := goredis.NewClient(o)
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// randomPrefix returns a key prefix no other test uses, and deletes every
+// key under it at cleanup (SCAN + DEL; never FLUSHDB: the server is shared).
+func randomPrefix(tb testing.TB, o *goredis.Options) string {
+	tb.Helper()
+	p := "sgtest:" + rand.Text() + ":"
+	tb.Cleanup(func() {
+		c := goredis.NewClient(o)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, p+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("cleanup: scan %s*: %v", p, err)
+			return
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
+				tb.Errorf("cleanup: del: %v", err)
+				return
+			}
+			keys = keys[n:]
+		}
+	})
+	return p
+}
+
+// fixture is one isolated store on the test server and what a test needs
+// to look behind its back.
+type fixture struct {
+	store  *redis.Store
+	raw    *goredis.Client // a plain client on the same server
+	prefix string
+	opts   *goredis.Options
+}
+
+// newFixture returns a fresh store with its own prefix, closed at cleanup.
+func newFixture(tb testing.TB, opts redis.Options) *fixture {
+	tb.Helper()
+	o := serverOptions(tb)
+	f := &fixture{opts: o, prefix: randomPrefix(tb, o), raw: newClient(tb, "")}
+	opts.Prefix = f.prefix
+	f.store = f.open(tb, opts, "")
+	return f
+}
+
+// open opens another store on the fixture's prefix (a second application
+// instance) whose connections carry name, closed at cleanup.
+func (f *fixture) open(tb testing.TB, opts redis.Options, name string) *redis.Store {
+	tb.Helper()
+	opts.Prefix = f.prefix
+	s, err := redis.New(newClient(tb, name), opts)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	serverOptions(t)
+	var mu sync.Mutex
+	fixtures := map[storage.Store]*fixture{}
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		f := newFixture(t, redis.Options{})
+		mu.Lock()
+		fixtures[f.store] = f
+		mu.Unlock()
+		return f.store
+	}, storagetest.WithPeer(func(t *testing.T, s storage.Store) storage.Store {
+		mu.Lock()
+		f := fixtures[s]
+		mu.Unlock()
+		return f.open(t, redis.Options{}, "")
+	}))
+}
+
+func TestNewRefusesBadClients(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		client goredis.UniversalClient
+	}{
+		{"a nil client is refused", nil},
+		{"a cluster client is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})},
+		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.client != nil {
+				defer tt.client.Close()
+			}
+			s, err := redis.New(tt.client, redis.Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), "storage/redis: ") {
+				t.Errorf("got %v, %v; want a storage/redis error", s, err)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		url  string
+	}{
+		{"a URL of another scheme is refused", "http://127.0.0.1:6379"},
+		{"an unparsable URL is refused without echoing its password", "redis://user:s3cret@[::1"},
+		{"a server that does not answer is an error", "redis://user:s3cret@127.0.0.1:1/0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			s, err := redis.Open(ctx, tt.url, redis.Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("got nil error, want one")
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "storage/redis: ") || strings.Contains(msg, "s3cret") {
+				t.Errorf("got error %q, want a storage/redis error without the password", msg)
+			}
+		})
+	}
+}
+
+func TestOpenOwnsTheClient(t *testing.T) {
+	t.Parallel()
+	serverOptions(t)
+	p := randomPrefix(t, serverOptions(t))
+	s, err := redis.Open(t.Context(), os.Getenv(envURL), redis.Options{Prefix: p})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.CountRecoveryCodes(t.Context(), "u"); err != nil {
+		t.Fatalf("CountRecoveryCodes: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.CountRecoveryCodes(t.Context(), "u"); err == nil {
+		t.Error("CountRecoveryCodes after Close: got nil error, want the closed client's")
+	}
+	if _, err := s.Subscribe(func(storage.Revocation) {}); err == nil {
+		t.Error("Subscribe after Close: got nil error, want one")
+	}
+}
+
+func TestCancelledContextIsReported(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := f.store.GetSession(ctx, storage.HashToken([]byte("x")))
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "storage/redis: ") {
+		t.Errorf("got %v, want a storage/redis error wrapping context.Canceled", err)
+	}
+}

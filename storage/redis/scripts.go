@@ -1,0 +1,136 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// scripts are the store's Lua scripts. Each runs atomically on the server
+// (EVALSHA, falling back to EVAL once per server). ARGV[1] is always the
+// key prefix; the scripts build every key from it, which is why the store
+// needs all its keys on one server.
+type scripts struct {
+	createSession, getSession, listSessions, touchSession, rotateSession,
+	revokeSession, revokeUserSessions, deleteExpiredSessions *goredis.Script
+
+	putPendingTOTP, confirmTOTP, acceptTOTPStep, updateTOTPSecret *goredis.Script
+
+	createAppGrant, getAppGrant, listAppGrants, touchAppGrant,
+	revokeAppGrant, revokeUserAppGrants *goredis.Script
+
+	appendEvent, deleteEventsBefore *goredis.Script
+}
+
+func newScripts() scripts {
+	s := func(body string) *goredis.Script { return goredis.NewScript(luaPrelude + body) }
+	return scripts{
+		createSession:         s(luaCreateSession),
+		getSession:            s(luaGetSession),
+		listSessions:          s(luaListSessions),
+		touchSession:          s(luaTouchSession),
+		rotateSession:         s(luaRotateSession),
+		revokeSession:         s(luaRevokeSession),
+		revokeUserSessions:    s(luaRevokeUserSessions),
+		deleteExpiredSessions: s(luaDeleteExpiredSessions),
+
+		putPendingTOTP:   s(luaPutPendingTOTP),
+		confirmTOTP:      s(luaConfirmTOTP),
+		acceptTOTPStep:   s(luaAcceptTOTPStep),
+		updateTOTPSecret: s(luaUpdateTOTPSecret),
+
+		createAppGrant:      s(luaCreateAppGrant),
+		getAppGrant:         s(luaGetAppGrant),
+		listAppGrants:       s(luaListAppGrants),
+		touchAppGrant:       s(luaTouchAppGrant),
+		revokeAppGrant:      s(luaRevokeAppGrant),
+		revokeUserAppGrants: s(luaRevokeUserAppGrants),
+
+		appendEvent:        s(luaAppendEvent),
+		deleteEventsBefore: s(luaDeleteEventsBefore),
+	}
+}
+
+// luaPrelude is shared by every script: the prefix, the field lists and
+// the helpers that keep a record, its index entry and its uniqueness key
+// consistent.
+//
+// SF must list the session fields in the order of the sf* constants, GF
+// the grant fields in the order of the gf* constants.
+const luaPrelude = `
+local P = ARGV[1]
+local SF = {'user','handle','created','expires','level','authat','seen','ip','ua',
+	'browser','bver','os','dtype','city','region','country','cc'}
+local GF = {'id','user','app','scopes','created','used'}
+
+-- dropSession deletes a session, its index entry, its handle key and its
+-- sweep entry; it returns 1 if the session key existed.
+local function dropSession(hex, user, handle)
+	local n = redis.call('DEL', P..'s:'..hex)
+	local idx = P..'us:'..user
+	if redis.call('HGET', idx, handle) == hex then redis.call('HDEL', idx, handle) end
+	local hk = P..'h:'..handle
+	if redis.call('GET', hk) == hex then redis.call('DEL', hk) end
+	redis.call('ZREM', P..'sx', hex..'|'..user)
+	return n
+end
+
+-- liveSession returns the session's fields (in SF order) if it is live:
+-- its key exists and its user's index names it. A key that the index
+-- does not name (the index was evicted) cannot be revoked, so it is
+-- deleted: allowlist semantics.
+local function liveSession(hex)
+	local v = redis.call('HMGET', P..'s:'..hex, unpack(SF))
+	if not v[1] then return nil end
+	if redis.call('HGET', P..'us:'..v[1], v[2]) ~= hex then
+		dropSession(hex, v[1], v[2])
+		return nil
+	end
+	return v
+end
+
+-- handleTaken reports whether a live session other than none holds
+-- handle, through the handle key or user's index.
+local function handleTaken(handle, user)
+	local other = redis.call('GET', P..'h:'..handle)
+	if other and redis.call('EXISTS', P..'s:'..other) == 1 then return true end
+	local cur = redis.call('HGET', P..'us:'..user, handle)
+	if cur and redis.call('EXISTS', P..'s:'..cur) == 1 then return true end
+	return false
+end
+
+-- putSession writes a session from the field/value pairs ARGV[from..]
+-- with its TTL (ms), index entry, handle key and sweep entry (score: unix
+-- ms of ExpiresAt).
+local function putSession(hex, handle, user, ttl, score, from)
+	local sk = P..'s:'..hex
+	redis.call('DEL', sk)
+	redis.call('HSET', sk, unpack(ARGV, from))
+	redis.call('PEXPIRE', sk, ttl)
+	redis.call('SET', P..'h:'..handle, hex, 'PX', ttl)
+	redis.call('HSET', P..'us:'..user, handle, hex)
+	redis.call('ZADD', P..'sx', score, hex..'|'..user)
+end
+
+-- dropGrant deletes a grant, its index entry and its ID key; it returns 1
+-- if the grant key existed.
+local function dropGrant(hex, user, id)
+	local n = redis.call('DEL', P..'g:'..hex)
+	local idx = P..'ug:'..user
+	if redis.call('HGET', idx, id) == hex then redis.call('HDEL', idx, id) end
+	local ik = P..'gi:'..id
+	if redis.call('GET', ik) == hex then redis.call('DEL', ik) end
+	return n
+end
+
+-- liveGrant is liveSession for app grants.
+local function liveGrant(hex)
+	local v = redis.call('HMGET', P..'g:'..hex, unpack(GF))
+	if not v[1] then return nil end
+	if redis.call('HGET', P..'ug:'..v[2], v[1]) ~= hex then
+		dropGrant(hex, v[2], v[1])
+		return nil
+	end
+	return v
+end
+
+local function publish(hex, user)
+	redis.call('PUBLISH', P..'revocations', hex..'|'..user)
+end
+`

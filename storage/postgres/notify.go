@@ -216,11 +216,12 @@ const (
 func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 	for {
 		err := l.receive(ctx, conn)
-		closeConn(conn)
 		if ctx.Err() != nil {
+			closeConn(conn)
 			return
 		}
 		l.deliver(storage.Revocation{Reset: true})
+		closeConn(conn)
 		l.onError(fmt.Errorf("storage/postgres: listener connection lost: %w", err))
 		if conn = l.reconnect(ctx); conn == nil {
 			return
@@ -258,8 +259,8 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// reconnect retries connect with a bounded backoff until it succeeds or
-// ctx is done (nil).
+// reconnect retries connect with a bounded backoff, each attempt bounded by
+// the ping interval, until it succeeds or ctx is done (nil).
 func (l *listener) reconnect(ctx context.Context) *pgx.Conn {
 	delay := time.Duration(0)
 	for {
@@ -272,7 +273,11 @@ func (l *listener) reconnect(ctx context.Context) *pgx.Conn {
 			case <-t.C:
 			}
 		}
-		conn, err := l.connect(ctx)
+		// A partition can leave dead idle connections in the pool: bound
+		// each attempt so that one of them cannot stall the listener.
+		actx, cancel := context.WithTimeout(ctx, l.ping)
+		conn, err := l.connect(actx)
+		cancel()
 		if err == nil {
 			return conn
 		}

@@ -3,8 +3,13 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -201,4 +206,158 @@ func TestCancelledSubscriptionGetsNoReset(t *testing.T) {
 	if got := stopped.snapshot(); len(got) != 0 {
 		t.Errorf("the cancelled subscription: got %v, want no notice", got)
 	}
+}
+
+// listenCounter counts the LISTEN statements sent by the connections of a
+// pool (the listener's, which it takes out of the pool, included).
+type listenCounter struct{ n atomic.Int64 }
+
+func (c *listenCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(d.SQL, "LISTEN ") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *listenCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func TestQuietListenerPingsAndKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	listens := &listenCounter{}
+	s := f.store(t, postgres.Options{ListenerPingInterval: 20 * time.Millisecond}, func(c *pgxpool.Config) {
+		c.ConnConfig.Tracer = listens
+	})
+	n := subscribeNotices(t, s)
+	waitFor(t, "three pings", func() bool { return listens.n.Load() >= 4 }) // the first LISTEN, then pings
+
+	sess := testSession("user-quiet")
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if _, err := s.RevokeSession(t.Context(), sess.UserID, sess.Handle); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	want := storage.Revocation{UserID: sess.UserID, TokenHash: sess.TokenHash}
+	waitFor(t, "the revocation", func() bool { return n.has(want) })
+	if got := n.resets(); got != 0 {
+		t.Errorf("Resets on a quiet but healthy connection: got %d, want 0", got)
+	}
+}
+
+// partitionProxy forwards TCP connections to a server. After partition,
+// the connections it already carries swallow every byte in both
+// directions, as a network partition that sends no reset would; new
+// connections work.
+type partitionProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	conns []*proxiedConn
+}
+
+type proxiedConn struct {
+	client, server net.Conn
+	cut            atomic.Bool
+}
+
+func newPartitionProxy(t *testing.T, target string) *partitionProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	p := &partitionProxy{ln: ln, target: target}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			c := &proxiedConn{client: client, server: server}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			wg.Go(func() { c.pipe(server, client) })
+			wg.Go(func() { c.pipe(client, server) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.client.Close()
+			c.server.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+func (c *proxiedConn) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		if c.cut.Load() {
+			continue
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			src.Close()
+			return
+		}
+	}
+}
+
+// port returns the port the proxy listens on.
+func (p *partitionProxy) port() uint16 { return uint16(p.ln.Addr().(*net.TCPAddr).Port) }
+
+// partition cuts every connection the proxy carries now.
+func (p *partitionProxy) partition() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.cut.Store(true)
+	}
+}
+
+func TestListenerDetectsASilentPartition(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg, err := pgxpool.ParseConfig(f.url)
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	proxy := newPartitionProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	s := f.store(t, postgres.Options{ListenerPingInterval: 200 * time.Millisecond}, func(c *pgxpool.Config) {
+		c.ConnConfig.Host = "127.0.0.1"
+		c.ConnConfig.Port = proxy.port()
+		c.ConnConfig.Fallbacks = nil
+	})
+	peer := f.store(t, postgres.Options{}, nil) // connects directly
+	n := subscribeNotices(t, s)
+
+	proxy.partition()
+	waitFor(t, "a Reset, then a second one after reconnecting", func() bool { return n.resets() >= 2 })
+
+	sess := testSession("user-partition")
+	if err := peer.CreateSession(t.Context(), sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if _, err := peer.RevokeUserSessions(t.Context(), sess.UserID, storage.TokenHash{}); err != nil {
+		t.Fatalf("RevokeUserSessions: %v", err)
+	}
+	want := storage.Revocation{UserID: sess.UserID}
+	waitFor(t, "the revocation through the new connection", func() bool { return n.has(want) })
 }

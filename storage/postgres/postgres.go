@@ -24,9 +24,10 @@
 // bounded backoff, and subscribers receive a second Reset once LISTEN is
 // active again: anything missed meanwhile is never trusted from a cache. A
 // connection that dies silently (a network partition without a reset) is
-// detected by a LISTEN round trip every [Options.ListenerPingInterval] (10
-// seconds by default), so in the worst case a missed notice stays unnoticed
-// for about that long plus the ping's own timeout.
+// found out by a LISTEN round trip after each quiet
+// [Options.ListenerPingInterval], itself bounded by that interval: the first
+// Reset comes at most two intervals (20 seconds by default) after the
+// partition.
 //
 // # Schema
 //
@@ -86,7 +87,8 @@ type Options struct {
 
 	// ListenerPingInterval is how long the listener waits for a notice
 	// before it checks with a round trip that its connection is still
-	// alive. The default (zero or negative) is 10 seconds.
+	// alive; it also bounds that round trip and each reconnection attempt.
+	// The default (zero or negative) is 10 seconds.
 	ListenerPingInterval time.Duration
 
 	// Now returns the current time for the background sweep. The default

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -19,7 +18,7 @@ const maxIPLength = 64
 // (SECURITY.md §11).
 func (m *Manager) activity(ctx context.Context, r *http.Request, now time.Time) storage.Activity {
 	a := storage.Activity{At: now}
-	ip := peerAddr(r) // TEMP until internal/clientip lands
+	ip := m.ips.ClientIP(r)
 	if ip.IsValid() {
 		a.IP = device.Truncate(ip.String(), maxIPLength)
 		if m.cfg.Locator != nil {
@@ -100,12 +99,4 @@ func (m *Manager) recordEvent(ctx context.Context, r *http.Request, s *Session, 
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(ctx, e)
 	}
-}
-
-func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }

@@ -119,7 +119,7 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: rotating session: %w", ErrUnavailable, err)
 	}
-	m.cache.tombstone(old, st.UserID, st.ExpiresAt)
+	m.cache.tombstone(old, st.UserID)
 	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
 	copy(p.token[:], token)
 	if err := m.setCookie(w, &p); err != nil {
@@ -182,7 +182,7 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
 	} else if err != nil {
 		return fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
 	}
-	m.cache.tombstone(st.TokenHash, userID, st.ExpiresAt)
+	m.cache.tombstone(st.TokenHash, userID)
 	return nil
 }
 

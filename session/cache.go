@@ -21,20 +21,25 @@ const promoteEvery = int64(time.Second)
 
 // entry is the cached server-side state of one token hash.
 //
-// A live entry (sess != nil) is trusted until validUntil (fill time +
-// RevocationTTL). A tombstone (sess == nil) records a revoked or unknown
-// token until the cookie would have expired anyway, so a stolen revoked
-// cookie costs no storage read per request.
+// A live entry (a session or an app grant) is trusted until validUntil
+// (fill time + RevocationTTL). A tombstone (neither) records a revoked or
+// unknown token; tokens are random and never reissued, so a tombstone stays
+// true until the LRU evicts it, and a stolen revoked cookie costs no storage
+// read per request.
 type entry struct {
-	sess       *Session // immutable; nil for a tombstone
+	sess       *Session // immutable; set for a live session
+	grant      *Grant   // immutable; set for a live app grant
 	userID     string
-	validUntil int64 // unix nanoseconds
+	validUntil int64 // unix nanoseconds; live entries only
 
 	lastSeen   atomic.Int64 // unix ns: idle timeout and touch throttle
 	touching   atomic.Bool  // a last-seen write is in flight
 	promotedAt atomic.Int64 // unix ns of the last move to the LRU front
 	reissuedAt atomic.Int64 // unix ns of the last re-issue under a newer key
 }
+
+// live reports whether e is a session or grant rather than a tombstone.
+func (e *entry) live() bool { return e.sess != nil || e.grant != nil }
 
 // revocationCache maps token hashes to entries. Safe for concurrent use.
 //
@@ -100,12 +105,12 @@ func (c *revocationCache) fill(h storage.TokenHash, e *entry, gen uint64) bool {
 	return true
 }
 
-// tombstone records h as revoked until the given time.
-func (c *revocationCache) tombstone(h storage.TokenHash, userID string, until time.Time) {
+// tombstone records h as revoked.
+func (c *revocationCache) tombstone(h storage.TokenHash, userID string) {
 	s := c.shard(h)
 	s.mu.Lock()
 	s.gen++
-	s.lru.Add(h, &entry{userID: userID, validUntil: until.UnixNano()})
+	s.lru.Add(h, &entry{userID: userID})
 	s.mu.Unlock()
 }
 
@@ -131,7 +136,7 @@ func (c *revocationCache) forgetUser(userID string, keep storage.TokenHash) {
 			if h == keep {
 				continue
 			}
-			if e, ok := s.lru.Peek(h); ok && e.sess != nil && e.userID == userID {
+			if e, ok := s.lru.Peek(h); ok && e.live() && e.userID == userID {
 				s.lru.Remove(h)
 			}
 		}

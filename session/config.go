@@ -129,6 +129,12 @@ type Config struct {
 	// client address is the connection's peer.
 	TrustedProxies []netip.Prefix
 
+	// ProxyHeader names the one forwarding header the TrustedProxies
+	// write: "X-Forwarded-For" (default) or "Forwarded" (RFC 7239). Only
+	// that header is read, so a client cannot choose its address by
+	// sending the other one through a proxy that passes it on unchanged.
+	ProxyHeader string
+
 	// Locator resolves client IPs to approximate locations for the
 	// sessions list and the security log. Default none.
 	Locator Locator
@@ -203,6 +209,9 @@ func (c *Config) validate() error {
 	}
 	if c.AbsoluteTimeout < time.Second {
 		errs = append(errs, errors.New("AbsoluteTimeout must be at least one second"))
+	}
+	if h := http.CanonicalHeaderKey(c.ProxyHeader); h != "" && h != "X-Forwarded-For" && h != "Forwarded" {
+		errs = append(errs, fmt.Errorf("ProxyHeader %q: want X-Forwarded-For or Forwarded", c.ProxyHeader))
 	}
 	if c.CacheSize < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))

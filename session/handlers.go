@@ -20,7 +20,11 @@ import (
 //	GET    /sessions                {"sessions": [...]} this user's live sessions
 //	DELETE /sessions/{id}           end one of this user's sessions; 204 (404 for unknown or another user's id)
 //	POST   /sessions/revoke-others  end all but this session; {"revoked": n}; needs a recent authentication
-//	POST   /sessions/revoke-all     end all, this one included; {"revoked": n}; needs a recent authentication
+//	POST   /sessions/revoke-all     end all, this one included; {"revoked": n}; needs a recent authentication;
+//	                                body {"include_apps": true} also revokes every connected app ({"revoked_apps": n})
+//	GET    /apps                    {"apps": [...]} this user's connected apps
+//	DELETE /apps/{id}               revoke one of this user's apps; 204 (404 for unknown or another user's id)
+//	GET    /events?before=&limit=   {"events": [...], "next": cursor} the security log, newest first
 //
 // State-changing routes are wrapped in http.CrossOriginProtection ([Manager.Protect])
 // and answer 405 to other methods; every route needs an authenticated
@@ -33,6 +37,9 @@ func (m *Manager) Routes() http.Handler {
 	mux.Handle("DELETE /sessions/{id}", m.Protect(m.RequireAuth(http.HandlerFunc(m.serveRevoke))))
 	mux.Handle("POST /sessions/revoke-others", m.Protect(m.RequireRecentAuth(http.HandlerFunc(m.serveRevokeOthers))))
 	mux.Handle("POST /sessions/revoke-all", m.Protect(m.RequireRecentAuth(http.HandlerFunc(m.serveRevokeAll))))
+	mux.Handle("GET /apps", m.RequireAuth(http.HandlerFunc(m.serveApps)))
+	mux.Handle("DELETE /apps/{id}", m.Protect(m.RequireAuth(http.HandlerFunc(m.serveRevokeApp))))
+	mux.Handle("GET /events", m.RequireAuth(http.HandlerFunc(m.serveEvents)))
 	return mux
 }
 
@@ -88,15 +95,86 @@ func (m *Manager) serveRevokeOthers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IncludeApps bool `json:"include_apps"`
+	}
+	if httpjson.Decode(w, r, m.cfg.MaxBodyBytes, &body) != nil {
+		return
+	}
 	s, _ := FromContext(r.Context())
-	n, err := m.revokeUser(r.Context(), s.UserID, storage.TokenHash{})
+	ctx := withRequest(r)
+	n, err := m.revokeUser(ctx, s.UserID, storage.TokenHash{})
 	if err != nil {
 		m.writeError(w, r, err)
 		return
 	}
-	m.recordEvent(r.Context(), r, s, s.UserID, storage.EventSignedOutEverywhere, strconv.Itoa(n))
+	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, strconv.Itoa(n))
+	out := struct {
+		Revoked     int  `json:"revoked"`
+		RevokedApps *int `json:"revoked_apps,omitempty"`
+	}{Revoked: n}
+	if body.IncludeApps {
+		apps, err := m.RevokeAllApps(ctx, s.UserID)
+		if err != nil {
+			m.writeError(w, r, err)
+			return
+		}
+		out.RevokedApps = &apps
+	}
 	m.clearClient(w)
-	httpjson.Write(w, http.StatusOK, revokedBody{n})
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
+	s, _ := FromContext(r.Context())
+	apps, err := m.ListApps(r.Context(), s.UserID)
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, struct {
+		Apps []AppInfo `json:"apps"`
+	}{apps})
+}
+
+func (m *Manager) serveRevokeApp(w http.ResponseWriter, r *http.Request) {
+	s, _ := FromContext(r.Context())
+	if err := m.RevokeApp(withRequest(r), s.UserID, r.PathValue("id")); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			httpjson.Error(w, http.StatusNotFound, "not_found", "No such app.")
+			return
+		}
+		m.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
+	s, _ := FromContext(r.Context())
+	q := r.URL.Query()
+	before, err1 := parseOptionalInt(q.Get("before"))
+	limit, err2 := parseOptionalInt(q.Get("limit"))
+	if err1 != nil || err2 != nil || before < 0 || limit < 0 {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "before and limit must be non-negative integers.")
+		return
+	}
+	events, next, err := m.ListEvents(r.Context(), s.UserID, before, int(min(limit, MaxEventPage)))
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, struct {
+		Events []EventInfo `json:"events"`
+		Next   int64       `json:"next"`
+	}{events, next})
+}
+
+func parseOptionalInt(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // writeError maps an operation's error to the JSON error contract. Storage

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionguard/sessionguard/internal/clientip"
 	"github.com/sessionguard/sessionguard/internal/httpjson"
 	"github.com/sessionguard/sessionguard/storage"
 )
@@ -108,6 +109,7 @@ type Manager struct {
 	codec         *codec
 	cache         *revocationCache
 	revocationTTL time.Duration
+	ips           *clientip.Resolver
 	cop           *http.CrossOriginProtection
 	cookieSecure  bool
 
@@ -136,6 +138,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg:          cfg,
 		codec:        c,
 		cache:        newRevocationCache(cfg.CacheSize),
+		ips:          clientip.New(cfg.TrustedProxies, clientip.WithHeader(proxyHeader(cfg.ProxyHeader))),
 		cop:          http.NewCrossOriginProtection(),
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
@@ -164,6 +167,13 @@ func New(cfg Config) (*Manager, error) {
 	m.revocationTTL = m.cfg.RevocationTTL
 	go m.retentionLoop()
 	return m, nil
+}
+
+func proxyHeader(name string) clientip.Header {
+	if http.CanonicalHeaderKey(name) == "Forwarded" {
+		return clientip.HeaderForwarded
+	}
+	return clientip.HeaderXForwardedFor
 }
 
 // Close stops the Manager's background work and its revocation
@@ -274,7 +284,7 @@ func (m *Manager) fill(ctx context.Context, h storage.TokenHash, p *payload, gen
 	defer cancel()
 	st, err := m.cfg.Store.GetSession(ctx, h)
 	if errors.Is(err, storage.ErrNotFound) {
-		e := &entry{userID: p.userID, validUntil: time.Unix(p.expiresAt, 0).UnixNano()}
+		e := &entry{userID: p.userID}
 		m.cache.fill(h, e, gen)
 		return e, nil
 	}
@@ -303,7 +313,7 @@ func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time
 		e.lastSeen.Store(now.UnixNano())
 		return nil
 	case errors.Is(err, storage.ErrNotFound):
-		m.cache.tombstone(h, e.userID, e.sess.ExpiresAt)
+		m.cache.tombstone(h, e.userID)
 		return ErrRevoked
 	default:
 		// The revocation state was established within RevocationTTL; a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -601,5 +602,49 @@ func TestRequireSecondFactor(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if w.Code != 401 {
 		t.Errorf("no session: got %d, want 401", w.Code)
+	}
+}
+
+// TestClientIPThroughTrustedProxies: the recorded IP comes from the
+// configured forwarding header only when the peer is a trusted proxy.
+func TestClientIPThroughTrustedProxies(t *testing.T) {
+	t.Parallel()
+	proxy := netip.MustParsePrefix("10.0.0.0/8")
+	tests := []struct {
+		name   string
+		header string
+		remote string
+		set    map[string]string
+		want   string
+	}{
+		{"a direct client is its peer address", "", "203.0.113.7:5555", map[string]string{"X-Forwarded-For": "198.51.100.1"}, "203.0.113.7"},
+		{"a trusted proxy's X-Forwarded-For is believed", "", "10.1.2.3:443", map[string]string{"X-Forwarded-For": "198.51.100.1"}, "198.51.100.1"},
+		{"a client's own Forwarded header is ignored behind an X-Forwarded-For proxy", "", "10.1.2.3:443", map[string]string{"X-Forwarded-For": "198.51.100.1", "Forwarded": "for=192.0.2.66"}, "198.51.100.1"},
+		{"Forwarded is read when configured", "Forwarded", "10.1.2.3:443", map[string]string{"X-Forwarded-For": "192.0.2.66", "Forwarded": "for=198.51.100.1"}, "198.51.100.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := newMemoryStore(t)
+			m := newTestManager(t, store, newFakeClock(), func(c *Config) {
+				c.TrustedProxies = []netip.Prefix{proxy}
+				c.ProxyHeader = tt.header
+			})
+			r := httptest.NewRequest("POST", "https://example.com/login", nil)
+			r.RemoteAddr = tt.remote
+			for k, v := range tt.set {
+				r.Header.Set(k, v)
+			}
+			if _, err := m.Login(httptest.NewRecorder(), r, "alice", storage.AuthPassword); err != nil {
+				t.Fatal(err)
+			}
+			list, _ := m.ListSessions(context.Background(), "alice", nil)
+			if len(list) != 1 || list[0].IP != tt.want {
+				t.Errorf("got %+v, want IP %s", list, tt.want)
+			}
+		})
+	}
+	if _, err := New(Config{Store: newMemoryStore(t), Keys: testKeys(t, 1), ProxyHeader: "X-Real-IP"}); err == nil {
+		t.Error("an unsupported ProxyHeader was accepted")
 	}
 }

@@ -57,9 +57,9 @@ type testEnv struct {
 // edit, if not nil, changes the Config before New.
 func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 	t.Helper()
-	st := memory.New(memory.Options{})
-	t.Cleanup(func() { st.Close() })
 	clk := newFakeClock()
+	st := memory.New(memory.Options{Now: clk.Now})
+	t.Cleanup(func() { st.Close() })
 	pair, err := session.GenerateKeyPair()
 	if err != nil {
 		t.Fatal(err)

@@ -14,13 +14,11 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// Listener timing. A silent connection is pinged after healthInterval and
-// declared lost if nothing at all arrives within another healthInterval;
-// reconnection attempts back off from minBackoff to maxBackoff.
+// Reconnection attempts of the listener back off from minBackoff to
+// maxBackoff.
 const (
-	healthInterval = 5 * time.Second
-	minBackoff     = 20 * time.Millisecond
-	maxBackoff     = 2 * time.Second
+	minBackoff = 20 * time.Millisecond
+	maxBackoff = 2 * time.Second
 )
 
 // notifier runs one listener goroutine per Store, started by the first
@@ -30,7 +28,7 @@ type notifier struct {
 	client  goredis.UniversalClient
 	channel string
 	wait    time.Duration // Options.SubscribeTimeout
-	health  time.Duration
+	health  time.Duration // Options.HealthCheckInterval
 
 	mu        sync.Mutex
 	subs      map[*subscriber]struct{}
@@ -50,12 +48,12 @@ type subscriber struct {
 	canceled atomic.Bool
 }
 
-func newNotifier(client goredis.UniversalClient, channel string, wait time.Duration) *notifier {
+func newNotifier(client goredis.UniversalClient, channel string, wait, health time.Duration) *notifier {
 	return &notifier{
 		client:  client,
 		channel: channel,
 		wait:    wait,
-		health:  healthInterval,
+		health:  health,
 		subs:    make(map[*subscriber]struct{}),
 		ready:   make(chan struct{}),
 		done:    make(chan struct{}),

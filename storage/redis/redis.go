@@ -62,8 +62,7 @@
 // subscriber is told to drop its caches (Revocation{Reset: true}) at once,
 // and again when the subscription is confirmed on a fresh connection,
 // because notices sent in between are lost. A connection that goes silent
-// is detected by a ping within about twice the health-check interval
-// (5 seconds).
+// is detected by a ping within about twice [Options.HealthCheckInterval].
 package redis
 
 import (
@@ -94,6 +93,12 @@ type Options struct {
 	// Now returns the current time. The store uses it to turn a session's
 	// ExpiresAt into the TTL of its keys. The default is time.Now.
 	Now func() time.Time
+
+	// HealthCheckInterval is how long the revocation listener waits on a
+	// silent connection before it sends a PING; if nothing at all arrives
+	// within another interval, the connection is declared lost
+	// (subscribers are reset) and replaced. The default is 5 seconds.
+	HealthCheckInterval time.Duration
 
 	// SubscribeTimeout bounds how long [Store.Subscribe] waits for the
 	// listener's subscription to be confirmed by the server before it
@@ -133,13 +138,16 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if opts.SubscribeTimeout <= 0 {
 		opts.SubscribeTimeout = 10 * time.Second
 	}
+	if opts.HealthCheckInterval <= 0 {
+		opts.HealthCheckInterval = 5 * time.Second
+	}
 	s := &Store{
 		client:  client,
 		prefix:  opts.Prefix,
 		now:     opts.Now,
 		scripts: newScripts(),
 	}
-	s.notifier = newNotifier(client, opts.Prefix+"revocations", opts.SubscribeTimeout)
+	s.notifier = newNotifier(client, opts.Prefix+"revocations", opts.SubscribeTimeout, opts.HealthCheckInterval)
 	return s, nil
 }
 

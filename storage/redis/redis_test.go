@@ -47,11 +47,18 @@ func serverOptions(tb testing.TB) *goredis.Options {
 // non-empty name is set on every connection (CLIENT SETNAME).
 func newClient(tb testing.TB, name string) *goredis.Client {
 	tb.Helper()
+	return newClientWith(tb, func(o *goredis.Options) { o.ClientName = name })
+}
+
+// newClientWith returns a client with the test server's options changed
+// by edit, closed at cleanup.
+func newClientWith(tb testing.TB, edit func(*goredis.Options)) *goredis.Client {
+	tb.Helper()
 	o, err := goredis.ParseURL(os.Getenv(envURL))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o.ClientName = name
+	edit(o)
 	c := goredis.NewClient(o)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c

@@ -137,11 +137,10 @@ for _, m in ipairs(ms) do
 	if handle then
 		dropSession(hex, user, handle)
 	else
-		-- gone by TTL: find its index entry by value
-		local idx = P..'us:'..user
-		local all = redis.call('HGETALL', idx)
+		-- gone by TTL or evicted: find its handle through the index
+		local all = redis.call('HGETALL', P..'us:'..user)
 		for i = 1, #all, 2 do
-			if all[i+1] == hex then redis.call('HDEL', idx, all[i]) end
+			if all[i+1] == hex then dropSession(hex, user, all[i]) end
 		end
 		redis.call('ZREM', P..'sx', m)
 	end

@@ -1,0 +1,326 @@
+package redis_test
+
+import (
+	"crypto/rand"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/redis"
+)
+
+// recorder collects the notices of one subscription.
+type recorder struct {
+	mu  sync.Mutex
+	got []storage.Revocation
+}
+
+func (r *recorder) fn(rev storage.Revocation) {
+	r.mu.Lock()
+	r.got = append(r.got, rev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) all() []storage.Revocation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// waitFor waits until a notice matching ok has arrived and returns the
+// notices up to and including the first such one.
+func (r *recorder) waitFor(t *testing.T, ok func(storage.Revocation) bool) []storage.Revocation {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := r.all()
+		if i := slices.IndexFunc(got, ok); i >= 0 {
+			return got[:i+1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching notice within 10s; got %+v", got)
+		}
+		time.Sleep(5 * time.Millisecond) // polling for asynchronous delivery
+	}
+}
+
+// subscribe subscribes a new recorder to s, cancelled at cleanup.
+func subscribe(t *testing.T, s *redis.Store) *recorder {
+	t.Helper()
+	r := &recorder{}
+	cancel, err := s.Subscribe(r.fn)
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	t.Cleanup(cancel)
+	return r
+}
+
+// waitN waits until n notices have arrived and returns them.
+func (r *recorder) waitN(t *testing.T, n int) []storage.Revocation {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got := r.all(); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d notices within 10s; got %+v", n, r.all())
+		}
+		time.Sleep(5 * time.Millisecond) // polling for asynchronous delivery
+	}
+}
+
+// pubsubClientIDs returns the IDs of the pub/sub connections named name.
+func pubsubClientIDs(t *testing.T, raw *goredis.Client, name string) []string {
+	t.Helper()
+	list, err := raw.Do(t.Context(), "CLIENT", "LIST", "TYPE", "pubsub").Text()
+	if err != nil {
+		t.Fatalf("CLIENT LIST: %v", err)
+	}
+	var ids []string
+	for line := range strings.Lines(list) {
+		var id string
+		named := false
+		for field := range strings.FieldsSeq(line) {
+			k, v, _ := strings.Cut(field, "=")
+			switch {
+			case k == "id":
+				id = v
+			case k == "name" && v == name:
+				named = true
+			}
+		}
+		if named {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func TestListenerConnectionKilled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	ctx := t.Context()
+	name := "sgtest-listener-" + rand.Text()
+	s := f.open(t, redis.Options{}, name)
+	rec := subscribe(t, s)
+
+	ids := pubsubClientIDs(t, f.raw, name)
+	if len(ids) != 1 {
+		t.Fatalf("listener connections named %s: got %v, want one", name, ids)
+	}
+	if err := f.raw.Do(ctx, "CLIENT", "KILL", "ID", ids[0]).Err(); err != nil {
+		t.Fatalf("CLIENT KILL: %v", err)
+	}
+	// A reset at once (the connection is gone, anything may be missed),
+	// and again once the subscription is confirmed on a fresh connection.
+	got := rec.waitN(t, 2)
+	if len(got) != 2 || !got[0].Reset || !got[1].Reset {
+		t.Fatalf("notices after the kill: got %+v, want two resets", got)
+	}
+	if now := pubsubClientIDs(t, f.raw, name); len(now) != 1 || now[0] == ids[0] {
+		t.Errorf("listener connections after the kill: got %v, want one new one (old %s)", now, ids[0])
+	}
+
+	// A revocation published after that is delivered.
+	x := newSession("judy", time.Now(), time.Hour)
+	mustCreate(t, f.store, x)
+	if _, err := f.store.RevokeSession(ctx, "judy", x.Handle); err != nil {
+		t.Fatal(err)
+	}
+	got = rec.waitFor(t, func(r storage.Revocation) bool { return !r.Reset })
+	want := storage.Revocation{UserID: "judy", TokenHash: x.TokenHash}
+	if len(got) != 3 || got[2] != want {
+		t.Errorf("notices: got %+v, want two resets then %+v", got, want)
+	}
+}
+
+func TestUnreadableNoticeResets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	rec := subscribe(t, f.store)
+	for _, payload := range []string{"no separator", "nothex|user"} {
+		if err := f.raw.Publish(t.Context(), f.prefix+"revocations", payload).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.waitN(t, 2)
+	if len(got) != 2 || !got[0].Reset || !got[1].Reset {
+		t.Errorf("got %+v, want two resets", got)
+	}
+}
+
+func TestCancelFromInsideTheCallback(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	var (
+		mu     sync.Mutex
+		calls  int
+		cancel func()
+	)
+	ready := make(chan struct{})
+	c, err := f.store.Subscribe(func(storage.Revocation) {
+		<-ready
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		cancel() // must not deadlock
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel = c
+	close(ready)
+	rec := subscribe(t, f.store)
+	for _, u := range []string{"a", "b"} {
+		if _, err := f.store.RevokeUserSessions(t.Context(), u, storage.TokenHash{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.UserID == "b" })
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("calls of a callback that cancelled itself: got %d, want 1", calls)
+	}
+}
+
+func TestSubscribeFailsWhenTheServerCannotBeReached(t *testing.T) {
+	t.Parallel()
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer c.Close()
+	s, err := redis.New(c, redis.Options{SubscribeTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel, err := s.Subscribe(func(storage.Revocation) {})
+	if err == nil {
+		cancel()
+		t.Fatal("Subscribe: got nil error, want one")
+	}
+	if !strings.HasPrefix(err.Error(), "storage/redis: ") {
+		t.Errorf("Subscribe: got error %q, want a storage/redis error", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// blackhole is a TCP proxy to the test server that can silently drop
+// everything in both directions while keeping connections open, as a
+// network partition does.
+type blackhole struct {
+	ln      net.Listener
+	target  string
+	dropped atomic.Bool
+}
+
+func newBlackhole(t *testing.T, target string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln, target: target}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			track(c)
+			track(up)
+			wg.Go(func() { b.pump(up, c) })
+			wg.Go(func() { b.pump(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return b
+}
+
+func (b *blackhole) pump(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !b.dropped.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+func TestSilentConnectionIsDetected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	bh := newBlackhole(t, f.opts.Addr)
+	c := newClientWith(t, func(o *goredis.Options) {
+		o.Addr = bh.ln.Addr().String()
+		o.DialTimeout = 200 * time.Millisecond
+		o.ReadTimeout = 200 * time.Millisecond
+		o.MaxRetries = -1
+	})
+	s, err := redis.New(c, redis.Options{Prefix: f.prefix, HealthCheckInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rec := subscribe(t, s)
+
+	bh.dropped.Store(true) // the connection stays open but goes silent
+	rec.waitN(t, 1)
+	bh.dropped.Store(false)
+	got := rec.waitN(t, 2)
+	if !got[0].Reset || !got[1].Reset {
+		t.Fatalf("notices across the partition: got %+v, want two resets", got)
+	}
+
+	// Delivery works again, through the fresh connection.
+	x := newSession("mallory", time.Now(), time.Hour)
+	mustCreate(t, f.store, x)
+	if _, err := f.store.RevokeSession(t.Context(), "mallory", x.Handle); err != nil {
+		t.Fatal(err)
+	}
+	got = rec.waitFor(t, func(r storage.Revocation) bool { return !r.Reset })
+	if want := (storage.Revocation{UserID: "mallory", TokenHash: x.TokenHash}); got[len(got)-1] != want {
+		t.Errorf("notice after the partition: got %+v, want %+v", got[len(got)-1], want)
+	}
+	for _, r := range got[2 : len(got)-1] {
+		if !r.Reset {
+			t.Errorf("unexpected notice %+v", r)
+		}
+	}
+}

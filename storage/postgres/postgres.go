@@ -29,6 +29,14 @@
 // Reset comes at most two intervals (20 seconds by default) after the
 // partition.
 //
+// # Connections
+//
+// A Store runs its queries on the pool and takes one more connection out of
+// it for the listener (hijacked: it no longer counts against MaxConns). The
+// listener needs a session-level connection: behind PgBouncer in
+// transaction-pooling mode, LISTEN does not work; connect directly or
+// through session pooling. Queries work in every pgx QueryExecMode.
+//
 // # Schema
 //
 // [New] creates or upgrades the tables in the first schema of the

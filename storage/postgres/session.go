@@ -57,7 +57,8 @@ func copyHash(h *storage.TokenHash, b []byte) error {
 	return nil
 }
 
-// CreateSession stores s; ErrConflict if its token hash or handle exists.
+// CreateSession stores sess; ErrConflict if its token hash or handle
+// exists.
 func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,

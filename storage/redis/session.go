@@ -108,20 +108,37 @@ table.insert(v, 1, hex)
 return v
 `
 
+// luaRevokeUserSessions deletes in batches of B keys per command: one
+// command per key would cost several times more server time for a user
+// with many sessions.
 const luaRevokeUserSessions = `
 local user, except = ARGV[2], ARGV[3]
 local idx = P..'us:'..user
 local all = redis.call('HGETALL', idx)
-local n = 0
+local sk, hk, hx, hf, zm = {}, {}, {}, {}, {}
 for i = 1, #all, 2 do
 	local handle, hex = all[i], all[i+1]
 	if hex ~= except then
-		n = n + redis.call('DEL', P..'s:'..hex)
-		redis.call('HDEL', idx, handle)
-		local hk = P..'h:'..handle
-		if redis.call('GET', hk) == hex then redis.call('DEL', hk) end
-		redis.call('ZREM', P..'sx', hex..'|'..user)
+		sk[#sk+1] = P..'s:'..hex
+		hk[#hk+1] = P..'h:'..handle
+		hx[#hx+1] = hex
+		hf[#hf+1] = handle
+		zm[#zm+1] = hex..'|'..user
 	end
+end
+local n, B = 0, 500
+for i = 1, #sk, B do
+	local j = math.min(i + B - 1, #sk)
+	n = n + redis.call('DEL', unpack(sk, i, j))
+	redis.call('HDEL', idx, unpack(hf, i, j))
+	redis.call('ZREM', P..'sx', unpack(zm, i, j))
+	-- a handle key names another session if the handle was reused
+	local cur = redis.call('MGET', unpack(hk, i, j))
+	local del = {}
+	for k = i, j do
+		if cur[k - i + 1] == hx[k] then del[#del+1] = hk[k] end
+	end
+	if #del > 0 then redis.call('DEL', unpack(del)) end
 end
 publish('', user)
 return n

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,31 +79,68 @@ func (r *recorder) waitN(t *testing.T, n int) []storage.Revocation {
 	}
 }
 
-// pubsubClientIDs returns the IDs of the pub/sub connections named name.
-func pubsubClientIDs(t *testing.T, raw *goredis.Client, name string) []string {
+// pubsubClients returns the CLIENT LIST fields of the pub/sub connections
+// named name.
+func pubsubClients(t *testing.T, raw *goredis.Client, name string) []map[string]string {
 	t.Helper()
 	list, err := raw.Do(t.Context(), "CLIENT", "LIST", "TYPE", "pubsub").Text()
 	if err != nil {
 		t.Fatalf("CLIENT LIST: %v", err)
 	}
-	var ids []string
+	var out []map[string]string
 	for line := range strings.Lines(list) {
-		var id string
-		named := false
+		m := map[string]string{}
 		for field := range strings.FieldsSeq(line) {
 			k, v, _ := strings.Cut(field, "=")
-			switch {
-			case k == "id":
-				id = v
-			case k == "name" && v == name:
-				named = true
-			}
+			m[k] = v
 		}
-		if named {
-			ids = append(ids, id)
+		if m["name"] == name {
+			out = append(out, m)
 		}
 	}
+	return out
+}
+
+// pubsubClientIDs returns the IDs of the pub/sub connections named name.
+func pubsubClientIDs(t *testing.T, raw *goredis.Client, name string) []string {
+	t.Helper()
+	var ids []string
+	for _, c := range pubsubClients(t, raw, name) {
+		ids = append(ids, c["id"])
+	}
 	return ids
+}
+
+func TestHealthyConnectionSurvivesItsHealthChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	name := "sgtest-listener-" + rand.Text()
+	s := f.open(t, redis.Options{HealthCheckInterval: 20 * time.Millisecond}, name)
+	rec := subscribe(t, s)
+	ids := pubsubClientIDs(t, f.raw, name)
+	if len(ids) != 1 {
+		t.Fatalf("listener connections: got %v, want one", ids)
+	}
+	// Wait until the listener has pinged for over a second: dozens of
+	// health checks, each of which would replace the connection if its
+	// PONG went unnoticed.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cs := pubsubClients(t, f.raw, name)
+		if len(cs) != 1 || cs[0]["id"] != ids[0] {
+			t.Fatalf("listener connections: got %v, want the first one only (id %s)", cs, ids[0])
+		}
+		if age, _ := strconv.Atoi(cs[0]["age"]); cs[0]["cmd"] == "ping" && age >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener did not ping for 2s within 10s: %v", cs[0])
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server's view
+	}
+	if got := rec.all(); len(got) != 0 {
+		t.Errorf("notices on a healthy connection: got %+v, want none", got)
+	}
 }
 
 func TestListenerConnectionKilled(t *testing.T) {

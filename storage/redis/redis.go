@@ -183,8 +183,8 @@ func redactURLError(err error) error {
 }
 
 // Close stops the revocation listener and, if the store was made by [Open],
-// closes the client. Subscribers get no further calls. Calls after Close
-// fail.
+// closes the client. Subscribers get no further calls and Subscribe fails;
+// on a store made by [Open], every call fails.
 func (s *Store) Close() error {
 	s.notifier.close()
 	if s.ownClient {

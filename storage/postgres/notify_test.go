@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionguard/sessionguard/internal/testproxy"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -245,93 +247,6 @@ func TestQuietListenerPingsAndKeepsItsConnection(t *testing.T) {
 	}
 }
 
-// partitionProxy forwards TCP connections to a server. After partition,
-// the connections it already carries swallow every byte in both
-// directions, as a network partition that sends no reset would; new
-// connections work.
-type partitionProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns []*proxiedConn
-}
-
-type proxiedConn struct {
-	client, server net.Conn
-	cut            atomic.Bool
-}
-
-func newPartitionProxy(t *testing.T, target string) *partitionProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	p := &partitionProxy{ln: ln, target: target}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", target)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			c := &proxiedConn{client: client, server: server}
-			p.mu.Lock()
-			p.conns = append(p.conns, c)
-			p.mu.Unlock()
-			wg.Go(func() { c.pipe(server, client) })
-			wg.Go(func() { c.pipe(client, server) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.client.Close()
-			c.server.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	return p
-}
-
-func (c *proxiedConn) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if err != nil {
-			dst.Close()
-			return
-		}
-		if c.cut.Load() {
-			continue
-		}
-		if _, err := dst.Write(buf[:n]); err != nil {
-			src.Close()
-			return
-		}
-	}
-}
-
-// port returns the port the proxy listens on.
-func (p *partitionProxy) port() uint16 { return uint16(p.ln.Addr().(*net.TCPAddr).Port) }
-
-// partition cuts every connection the proxy carries now.
-func (p *partitionProxy) partition() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.cut.Store(true)
-	}
-}
-
 func TestListenerDetectsASilentPartition(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -339,16 +254,16 @@ func TestListenerDetectsASilentPartition(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseConfig: %v", err)
 	}
-	proxy := newPartitionProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	proxy := testproxy.New(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	s := f.store(t, postgres.Options{ListenerPingInterval: 200 * time.Millisecond}, func(c *pgxpool.Config) {
 		c.ConnConfig.Host = "127.0.0.1"
-		c.ConnConfig.Port = proxy.port()
+		c.ConnConfig.Port = proxy.Port()
 		c.ConnConfig.Fallbacks = nil
 	})
 	peer := f.store(t, postgres.Options{}, nil) // connects directly
 	n := subscribeNotices(t, s)
 
-	proxy.partition()
+	proxy.Blackhole()
 	waitFor(t, "a Reset, then a second one after reconnecting", func() bool { return n.resets() >= 2 })
 
 	sess := testSession("user-partition")

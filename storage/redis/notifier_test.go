@@ -2,14 +2,14 @@ package redis_test
 
 import (
 	"crypto/rand"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionguard/sessionguard/internal/testproxy"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -252,81 +252,12 @@ func TestSubscribeFailsWhenTheServerCannotBeReached(t *testing.T) {
 	}
 }
 
-// blackhole is a TCP proxy to the test server that can silently drop
-// everything in both directions while keeping connections open, as a
-// network partition does.
-type blackhole struct {
-	ln      net.Listener
-	target  string
-	dropped atomic.Bool
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			track(c)
-			track(up)
-			wg.Go(func() { b.pump(up, c) })
-			wg.Go(func() { b.pump(c, up) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return b
-}
-
-func (b *blackhole) pump(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !b.dropped.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
-
 func TestSilentConnectionIsDetected(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, redis.Options{})
-	bh := newBlackhole(t, f.opts.Addr)
+	proxy := testproxy.New(t, f.opts.Addr)
 	c := newClientWith(t, func(o *goredis.Options) {
-		o.Addr = bh.ln.Addr().String()
+		o.Addr = proxy.Addr()
 		o.DialTimeout = 200 * time.Millisecond
 		o.ReadTimeout = 200 * time.Millisecond
 		o.MaxRetries = -1
@@ -338,9 +269,7 @@ func TestSilentConnectionIsDetected(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	rec := subscribe(t, s)
 
-	bh.dropped.Store(true) // the connection stays open but goes silent
-	rec.waitN(t, 1)
-	bh.dropped.Store(false)
+	proxy.Blackhole() // the connection stays open but goes silent; new ones work
 	got := rec.waitN(t, 2)
 	if !got[0].Reset || !got[1].Reset {
 		t.Fatalf("notices across the partition: got %+v, want two resets", got)

@@ -10,34 +10,19 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionguard/sessionguard/internal/fakeclock"
 
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/storage/memory"
 )
 
-// fakeClock is a settable clock for timeout tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = fakeclock.Clock
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return fakeclock.New(time.Now().Truncate(time.Second)) }
 
 // countingStore counts session reads and can be made to fail.
 type countingStore struct {

@@ -5,38 +5,22 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionguard/sessionguard/internal/fakeclock"
 
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/storage/memory"
 )
 
-// fakeClock is a settable clock shared by the Manager and the Service.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 // testEpoch is 15 s into a time step, so that a test is never at a step
 // boundary by accident.
 var testEpoch = time.Date(2026, 3, 1, 12, 0, 15, 0, time.UTC)
 
-func newFakeClock() *fakeClock { return &fakeClock{t: testEpoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newFakeClock returns the clock shared by a test's Manager and Service.
+func newFakeClock() *fakeclock.Clock { return fakeclock.New(testEpoch) }
 
 func randomKey(t testing.TB, id string) Key {
 	t.Helper()
@@ -49,7 +33,7 @@ type testEnv struct {
 	svc   *Service
 	mgr   *session.Manager
 	store *memory.Store
-	clock *fakeClock
+	clock *fakeclock.Clock
 	keys  []Key
 }
 

@@ -24,8 +24,9 @@ type SessionInfo struct {
 	Device       string    `json:"device"`
 	DeviceLabel  string    `json:"device_label"`
 	SecondFactor bool      `json:"second_factor"`
-	// Raw carries the stored details (full location, parsed device) for
-	// server-rendered pages. It is not serialised.
+	// Raw carries the stored details (full location, parsed device, user
+	// agent) for server-rendered pages, with TokenHash zeroed. It is not
+	// serialised.
 	Raw storage.Session `json:"-"`
 }
 
@@ -40,6 +41,7 @@ func (m *Manager) ListSessions(ctx context.Context, userID string, current *Sess
 	now := m.cfg.Clock()
 	out := make([]SessionInfo, 0, len(list))
 	for _, s := range list {
+		s.TokenHash = storage.TokenHash{}
 		if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) > m.cfg.IdleTimeout {
 			continue
 		}

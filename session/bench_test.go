@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sessionguard/sessionguard/storage"
@@ -77,8 +78,11 @@ func BenchmarkCacheGet(b *testing.B) {
 	})
 	b.Run("Parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		var worker atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
-			i := 0
+			// Each goroutine serves its own stream of sessions, as
+			// concurrent requests of different users do.
+			i := int(worker.Add(1) * 389)
 			for pb.Next() {
 				c.get(hashes[i&1023], 1)
 				i++

@@ -56,6 +56,9 @@ type cacheShard struct {
 	mu  sync.RWMutex
 	lru *simplelru.LRU[storage.TokenHash, *entry]
 	gen uint64
+	// Pad to two cache lines so that cores working on neighbouring
+	// shards do not invalidate each other's lines (false sharing).
+	_ [128 - 24 - 8 - 8]byte
 }
 
 func newRevocationCache(size int) *revocationCache {

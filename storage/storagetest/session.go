@@ -45,6 +45,9 @@ func testSessionRoundTrip(t *testing.T, e *env) {
 	want.AuthLevel = storage.AuthSecondFactor
 	want.AuthAt = base.Add(1500 * time.Millisecond)
 	want.LastSeenAt = base.Add(2*time.Minute + 7*time.Millisecond)
+	want.LastSeenIP = "2001:db8:85a3::8a2e:370:7334"
+	want.Location = storage.Location{City: "Zürich", Region: "Zürich", Country: "Switzerland", CountryCode: "CH"}
+	want.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) \"quoted\" 'single' ✓"
 	mustCreateSession(t, s, want)
 	got := mustGetSession(t, s, want.TokenHash)
 	checkEqual(t, "GetSession", got, want)
@@ -55,6 +58,7 @@ func testSessionRoundTrip(t *testing.T, e *env) {
 		w.AuthLevel = level
 		w.Location = storage.Location{}
 		w.Device = storage.Device{Type: "unknown"}
+		w.LastSeenIP, w.UserAgent = "", ""
 		mustCreateSession(t, s, w)
 		checkEqual(t, "GetSession of level "+level.String(), mustGetSession(t, s, w.TokenHash), w)
 	}

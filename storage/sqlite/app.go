@@ -51,7 +51,7 @@ func (s *Store) CreateAppGrant(ctx context.Context, g *storage.AppGrant) error {
 // GetAppGrant returns the grant whose token hash is h, or ErrNotFound. See
 // [storage.AppGrantStore].
 func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.AppGrant, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM app_grants WHERE token_hash = ?`, hashArg(h))
+	row := s.getGrantStmt.QueryRowContext(ctx, hashArg(h))
 	g := new(storage.AppGrant)
 	if err := scanGrant(row, g); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -98,23 +98,22 @@ func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.
 // are notified. See [storage.AppGrantStore].
 func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage.AppGrant, error) {
 	g := new(storage.AppGrant)
-	err := s.write(ctx, "revoke app grant", func(tx *sql.Tx) error {
+	err := s.revoke(ctx, "revoke app grant", func(tx *sql.Tx) (storage.Revocation, error) {
 		row := tx.QueryRowContext(ctx, `DELETE FROM app_grants WHERE user_id = ? AND id = ?
 			RETURNING `+grantColumns, userID, id)
 		if err := scanGrant(row, g); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				// Another user's grant: indistinguishable from none
 				// (RFC 7009 §2.1).
-				return errGrantNotFound
+				return storage.Revocation{}, errGrantNotFound
 			}
-			return wrap(ctx, "revoke app grant", err)
+			return storage.Revocation{}, wrap(ctx, "revoke app grant", err)
 		}
-		return s.logRevocation(ctx, tx, storage.Revocation{UserID: userID, TokenHash: g.TokenHash})
+		return storage.Revocation{UserID: userID, TokenHash: g.TokenHash}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.deliver(storage.Revocation{UserID: userID, TokenHash: g.TokenHash})
 	return g, nil
 }
 
@@ -123,19 +122,15 @@ func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage
 // [storage.AppGrantStore].
 func (s *Store) RevokeUserAppGrants(ctx context.Context, userID string) (int, error) {
 	var n int64
-	err := s.write(ctx, "revoke user app grants", func(tx *sql.Tx) error {
+	err := s.revoke(ctx, "revoke user app grants", func(tx *sql.Tx) (storage.Revocation, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM app_grants WHERE user_id = ?`, userID)
-		if err != nil {
-			return wrap(ctx, "revoke user app grants", err)
+		if err == nil {
+			n, err = res.RowsAffected()
 		}
-		if n, err = res.RowsAffected(); err != nil {
-			return wrap(ctx, "revoke user app grants", err)
-		}
-		return s.logRevocation(ctx, tx, storage.Revocation{UserID: userID})
+		return storage.Revocation{UserID: userID}, wrap(ctx, "revoke user app grants", err)
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.deliver(storage.Revocation{UserID: userID})
 	return int(n), nil
 }

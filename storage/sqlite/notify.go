@@ -145,8 +145,7 @@ func (s *Store) pollOnce(ctx context.Context, p *pollState) {
 // readLog appends the revocation-log rows with ID > last to rows, in ID
 // order.
 func (s *Store) readLog(ctx context.Context, last int64, rows []logRow) ([]logRow, error) {
-	q, err := s.r.QueryContext(ctx, `SELECT id, origin, user_id, token_hash FROM revocations
-		WHERE id > ? ORDER BY id`, last)
+	q, err := s.readLogStmt.QueryContext(ctx, last)
 	if err != nil {
 		return rows, wrap(ctx, "poll revocation log", err)
 	}

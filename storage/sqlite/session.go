@@ -78,7 +78,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error 
 // GetSession returns the session with token hash h (one indexed read), or
 // ErrNotFound. See [storage.SessionStore].
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`, hashArg(h))
+	row := s.getSessionStmt.QueryRowContext(ctx, hashArg(h))
 	sess := new(storage.Session)
 	if err := scanSession(row, sess); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -149,26 +149,18 @@ func affectedOne(ctx context.Context, op string, res sql.Result, err error, notF
 // belongs to another session. Subscribers are notified that old died. See
 // [storage.SessionStore].
 func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, sess *storage.Session) error {
-	var userID string
-	err := s.write(ctx, "rotate session", func(tx *sql.Tx) error {
+	return s.revoke(ctx, "rotate session", func(tx *sql.Tx) (storage.Revocation, error) {
+		var userID string
 		err := tx.QueryRowContext(ctx, `DELETE FROM sessions WHERE token_hash = ? RETURNING user_id`,
 			hashArg(old)).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errSessionNotFound
+			return storage.Revocation{}, errSessionNotFound
 		}
-		if err != nil {
-			return wrap(ctx, "rotate session", err)
+		if err == nil {
+			err = insertSession(ctx, tx, sess)
 		}
-		if err := insertSession(ctx, tx, sess); err != nil {
-			return wrap(ctx, "rotate session", err)
-		}
-		return s.logRevocation(ctx, tx, storage.Revocation{UserID: userID, TokenHash: old})
+		return storage.Revocation{UserID: userID, TokenHash: old}, wrap(ctx, "rotate session", err)
 	})
-	if err != nil {
-		return err
-	}
-	s.deliver(storage.Revocation{UserID: userID, TokenHash: old})
-	return nil
 }
 
 // RevokeSession deletes userID's session with the given handle and returns
@@ -176,23 +168,22 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, sess *
 // Subscribers are notified. See [storage.SessionStore].
 func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*storage.Session, error) {
 	sess := new(storage.Session)
-	err := s.write(ctx, "revoke session", func(tx *sql.Tx) error {
+	err := s.revoke(ctx, "revoke session", func(tx *sql.Tx) (storage.Revocation, error) {
 		row := tx.QueryRowContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND handle = ?
 			RETURNING `+sessionColumns, userID, handle)
 		if err := scanSession(row, sess); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				// Another user's session: indistinguishable from none
 				// (SECURITY.md §10).
-				return errSessionNotFound
+				return storage.Revocation{}, errSessionNotFound
 			}
-			return wrap(ctx, "revoke session", err)
+			return storage.Revocation{}, wrap(ctx, "revoke session", err)
 		}
-		return s.logRevocation(ctx, tx, storage.Revocation{UserID: userID, TokenHash: sess.TokenHash})
+		return storage.Revocation{UserID: userID, TokenHash: sess.TokenHash}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.deliver(storage.Revocation{UserID: userID, TokenHash: sess.TokenHash})
 	return sess, nil
 }
 
@@ -206,20 +197,16 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except st
 		keep = hashArg(except)
 	}
 	var n int64
-	err := s.write(ctx, "revoke user sessions", func(tx *sql.Tx) error {
+	err := s.revoke(ctx, "revoke user sessions", func(tx *sql.Tx) (storage.Revocation, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?`, userID, keep)
-		if err != nil {
-			return wrap(ctx, "revoke user sessions", err)
+		if err == nil {
+			n, err = res.RowsAffected()
 		}
-		if n, err = res.RowsAffected(); err != nil {
-			return wrap(ctx, "revoke user sessions", err)
-		}
-		return s.logRevocation(ctx, tx, storage.Revocation{UserID: userID})
+		return storage.Revocation{UserID: userID}, wrap(ctx, "revoke user sessions", err)
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.deliver(storage.Revocation{UserID: userID})
 	return int(n), nil
 }
 

@@ -105,6 +105,12 @@ type Store struct {
 	w *sql.DB // one connection: the writer, so writers queue in Go
 	r *sql.DB // a few query-only connections for reads
 
+	// Statements prepared once on r: the hot paths (a cache miss of the
+	// session Manager, an app-token check) and the poller.
+	getSessionStmt *sql.Stmt
+	getGrantStmt   *sql.Stmt
+	readLogStmt    *sql.Stmt
+
 	now       func() time.Time
 	poll      time.Duration
 	sweep     time.Duration
@@ -184,10 +190,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
-	last, err := s.lastRevocationID(ctx)
+	last, err := s.prepare(ctx)
 	if err != nil {
-		s.r.Close()
-		s.w.Close()
+		s.closeDBs()
 		return nil, err
 	}
 
@@ -231,6 +236,36 @@ func openDB(path string, busy time.Duration, queryOnly bool) (*sql.DB, error) {
 	return db, nil
 }
 
+// prepare prepares the statements of s and returns the poller's starting
+// position in the revocation log.
+func (s *Store) prepare(ctx context.Context) (last int64, err error) {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.getSessionStmt, `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`},
+		{&s.getGrantStmt, `SELECT ` + grantColumns + ` FROM app_grants WHERE token_hash = ?`},
+		{&s.readLogStmt, `SELECT id, origin, user_id, token_hash FROM revocations WHERE id > ? ORDER BY id`},
+	} {
+		if *p.stmt, err = s.r.PrepareContext(ctx, p.sql); err != nil {
+			return 0, wrap(ctx, "prepare", err)
+		}
+	}
+	return s.lastRevocationID(ctx)
+}
+
+// closeDBs closes the prepared statements and both pools.
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.getSessionStmt, s.getGrantStmt, s.readLogStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	errs = append(errs, s.r.Close(), s.w.Close())
+	return errors.Join(errs...)
+}
+
 // Close stops the background sweep and poller, waits for them to return,
 // and closes the database. It is idempotent. Other methods fail after
 // Close; subscribers receive nothing more.
@@ -242,7 +277,7 @@ func (s *Store) Close() error {
 		s.subMu.Unlock()
 		s.cancel()
 		s.wg.Wait()
-		if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+		if err := s.closeDBs(); err != nil {
 			s.closeErr = fmt.Errorf("storage/sqlite: close: %w", err)
 		}
 	})
@@ -293,17 +328,35 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	return nil
 }
 
-// logRevocation appends r to the revocation log inside tx, for the pollers
-// of other Stores.
-func (s *Store) logRevocation(ctx context.Context, tx *sql.Tx, r storage.Revocation) error {
-	var h any // NULL: all of the user's sessions and grants
-	if !r.TokenHash.IsZero() {
-		h = r.TokenHash[:]
+// revoke runs fn, which deletes what it revokes and returns the notice,
+// in one immediate transaction that also appends the notice to the
+// revocation log for the pollers of other Stores. After the commit the
+// notice goes to this Store's subscribers, and also after a failed commit,
+// whose outcome is unknown: an extra notice only empties caches, a missing
+// one would leave a revoked session trusted.
+func (s *Store) revoke(ctx context.Context, op string, fn func(tx *sql.Tx) (storage.Revocation, error)) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(ctx, op, err)
 	}
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO revocations (origin, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
-		s.origin, r.UserID, h, encodeTime(s.now()))
-	return wrap(ctx, "log revocation", err)
+	r, err := fn(tx)
+	if err == nil {
+		var h any // NULL: all of the user's sessions and grants
+		if !r.TokenHash.IsZero() {
+			h = hashArg(r.TokenHash)
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO revocations (origin, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
+			s.origin, r.UserID, h, encodeTime(s.now()))
+		err = wrap(ctx, op+": log revocation", err)
+	}
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	err = tx.Commit()
+	s.deliver(r)
+	return wrap(ctx, op, err)
 }
 
 // wrap adds the package prefix and op to err, maps SQLite's uniqueness

@@ -28,9 +28,14 @@
 // The database runs in WAL mode (readers never block the writer) with
 // foreign keys on and a busy timeout of [Options.BusyTimeout]; every write
 // that reads before it writes runs in a BEGIN IMMEDIATE transaction, so
-// concurrent writers queue instead of failing with SQLITE_BUSY. Times are
+// concurrent writers queue instead of failing with SQLITE_BUSY. Commits are
+// durable (synchronous=FULL): a revocation that returned survives a power
+// loss. Each write costs an fsync, a few milliseconds on ordinary disks,
+// which is why the session Manager writes activity at most once per touch
+// interval rather than on every request; reads cost no fsync. Times are
 // stored as Unix nanoseconds and round-trip exactly between the years 1678
-// and 2262 (the zero time is kept as such). The schema is versioned with
+// and 2262; the zero time stays zero and other times are clamped to that
+// range. The schema is versioned with
 // PRAGMA user_version and migrated on [Open]. Expired sessions and old
 // revocation-log rows are removed every [Options.SweepInterval]; events are
 // kept until [Store.DeleteEventsBefore] removes them.
@@ -137,7 +142,8 @@ var _ storage.Store = (*Store)(nil)
 // system path, applies the schema migrations it lacks, and starts the
 // background sweep and the revocation-log poller. Call [Store.Close] to stop
 // them. Opening the same file from several goroutines or processes at once
-// is safe: migrations run in an exclusive transaction and only once.
+// is safe: migrations run in one write-locked (immediate) transaction, so
+// each runs once and every opener sees the finished schema.
 //
 // ctx bounds the opening and the migrations only.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage/memory"
 	"github.com/sessionguard/sessionguard/storage/postgres"
 	"github.com/sessionguard/sessionguard/storage/redis"
+	"github.com/sessionguard/sessionguard/storage/sqlite"
 )
 
 // These tests run two Managers — two app instances, each with its own
@@ -54,6 +56,21 @@ func memoryBackend(t *testing.T) backend {
 	s := memory.New(memory.Options{})
 	t.Cleanup(func() { s.Close() })
 	return backend{name: "memory", open: func(*testing.T, string) storage.Store { return s }}
+}
+
+// sqliteBackend opens the same database file once per instance, as two
+// processes on one machine would. The test polls every 20 ms (default
+// PollInterval: 250 ms).
+func sqliteBackend(t *testing.T) backend {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	return backend{name: "sqlite", open: func(t *testing.T, _ string) storage.Store {
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{PollInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}}
 }
 
 func postgresBackend(t *testing.T) backend {
@@ -199,7 +216,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 func TestRevocationAcrossInstances(t *testing.T) {
 	t.Parallel()
-	for name, mk := range map[string]func(*testing.T) backend{"memory": memoryBackend, "postgres": postgresBackend, "redis": redisBackend} {
+	for name, mk := range map[string]func(*testing.T) backend{"memory": memoryBackend, "sqlite": sqliteBackend, "postgres": postgresBackend, "redis": redisBackend} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			be := mk(t)

@@ -17,6 +17,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/internal/fanout"
 )
 
 // DefaultSweepInterval is the default [Options.SweepInterval].
@@ -70,9 +72,7 @@ type Store struct {
 	events       map[string][]storage.Event                // user → events, ascending ID
 	lastEventID  int64
 
-	subMu     sync.Mutex
-	subs      map[uint64]func(storage.Revocation)
-	nextSubID uint64
+	subs fanout.Set
 
 	now       func() time.Time
 	stop      chan struct{}
@@ -102,7 +102,6 @@ func New(opts Options) *Store {
 		grantIDs:     make(map[string]storage.TokenHash),
 		userGrants:   make(map[string]map[storage.TokenHash]struct{}),
 		events:       make(map[string][]storage.Event),
-		subs:         make(map[uint64]func(storage.Revocation)),
 		now:          opts.Now,
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
@@ -745,36 +744,16 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error
 // Subscribe calls fn for every later revocation made through this Store,
 // synchronously from the revoking goroutine, after the change and outside
 // the store's lock; see [storage.Notifier]. The memory store never loses
-// notices, so fn is never called with Reset.
+// notices, so fn is never called with Reset. cancel stops delivery at once
+// (a call already under way may finish) and may be called more than once,
+// also from fn. Subscribe keeps working after [Store.Close].
 func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error) {
-	s.subMu.Lock()
-	id := s.nextSubID
-	s.nextSubID++
-	s.subs[id] = fn
-	s.subMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.subMu.Lock()
-			delete(s.subs, id)
-			s.subMu.Unlock()
-		})
-	}, nil
+	if fn == nil {
+		return nil, errors.New("storage/memory: subscribe: nil func")
+	}
+	cancel, _ = s.subs.Add(fn) // never fails: s.subs is never closed
+	return cancel, nil
 }
 
 // notify calls every subscriber with r. It must be called without s.mu held.
-func (s *Store) notify(r storage.Revocation) {
-	s.subMu.Lock()
-	if len(s.subs) == 0 {
-		s.subMu.Unlock()
-		return
-	}
-	fns := make([]func(storage.Revocation), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.subMu.Unlock()
-	for _, fn := range fns {
-		fn(r)
-	}
-}
+func (s *Store) notify(r storage.Revocation) { s.subs.Deliver(r) }

@@ -141,6 +141,36 @@ func TestSubscriberMayCallTheStore(t *testing.T) {
 	}
 }
 
+func TestSubscribeRejectsANilFunc(t *testing.T) {
+	t.Parallel()
+	s := memory.New(memory.Options{})
+	defer s.Close()
+	if cancel, err := s.Subscribe(nil); err == nil || cancel != nil {
+		t.Errorf("Subscribe(nil): got cancel nil %v, error %v; want nil, an error", cancel == nil, err)
+	}
+}
+
+func TestSubscribeWorksAfterClose(t *testing.T) {
+	t.Parallel()
+	// The Store keeps working after Close, its notifier included.
+	s := memory.New(memory.Options{})
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+	got := 0
+	cancel, err := s.Subscribe(func(storage.Revocation) { got++ })
+	if err != nil {
+		t.Fatalf("Subscribe after Close: got error %v, want nil", err)
+	}
+	defer cancel()
+	if _, err := s.RevokeUserSessions(t.Context(), "u", storage.TokenHash{}); err != nil {
+		t.Fatalf("RevokeUserSessions: got error %v, want nil", err)
+	}
+	if got != 1 {
+		t.Errorf("notices: got %d, want 1", got)
+	}
+}
+
 func ExampleNew() {
 	store := memory.New(memory.Options{})
 	defer store.Close()

@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sessionguard/sessionguard/storage"
 )
 
 var errClosed = errors.New("storage/sqlite: store is closed")
-
-// subscriber is one Subscribe call.
-type subscriber struct {
-	fn        func(storage.Revocation)
-	cancelled atomic.Bool
-}
 
 // Subscribe calls fn for every revocation committed after Subscribe returns:
 // those made through this Store synchronously from the revoking goroutine,
@@ -27,47 +19,21 @@ type subscriber struct {
 // cannot be read, fn receives Revocation{Reset: true} at once and again
 // when it can. See [storage.Notifier].
 //
-// cancel stops delivery and may be called more than once, also from fn.
-// Subscribe fails after [Store.Close].
+// cancel stops delivery (a call already under way may finish) and may be
+// called more than once, also from fn. Subscribe fails after [Store.Close].
 func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	if s.closed {
+	if fn == nil {
+		return nil, errors.New("storage/sqlite: subscribe: nil func")
+	}
+	cancel, ok := s.subs.Add(fn)
+	if !ok {
 		return nil, errClosed
 	}
-	id := s.nextSubID
-	s.nextSubID++
-	sub := &subscriber{fn: fn}
-	s.subs[id] = sub
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			sub.cancelled.Store(true)
-			s.subMu.Lock()
-			delete(s.subs, id)
-			s.subMu.Unlock()
-		})
-	}, nil
+	return cancel, nil
 }
 
 // deliver calls every live subscriber with r, outside any lock.
-func (s *Store) deliver(r storage.Revocation) {
-	s.subMu.Lock()
-	if len(s.subs) == 0 {
-		s.subMu.Unlock()
-		return
-	}
-	subs := make([]*subscriber, 0, len(s.subs))
-	for _, sub := range s.subs {
-		subs = append(subs, sub)
-	}
-	s.subMu.Unlock()
-	for _, sub := range subs {
-		if !sub.cancelled.Load() {
-			sub.fn(r)
-		}
-	}
-}
+func (s *Store) deliver(r storage.Revocation) { s.subs.Deliver(r) }
 
 // lastRevocationID returns the highest ID the revocation log has ever
 // assigned (AUTOINCREMENT's high-water mark, which survives pruning): the

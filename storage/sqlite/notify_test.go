@@ -175,3 +175,17 @@ func TestCancelledSubscriptionReceivesNothing(t *testing.T) {
 		t.Errorf("cancelled subscription: got %+v, want nothing", got)
 	}
 }
+
+func TestSubscribeFailsOnANilFuncAndAfterClose(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sessions.db"), sqlite.Options{PollInterval: testPoll})
+	if cancel, err := s.Subscribe(nil); err == nil || cancel != nil {
+		t.Errorf("Subscribe(nil): got cancel nil %v, error %v; want nil, an error", cancel == nil, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+	if cancel, err := s.Subscribe((&notices{}).fn); err == nil || cancel != nil {
+		t.Errorf("Subscribe after Close: got cancel nil %v, error %v; want nil, an error", cancel == nil, err)
+	}
+}

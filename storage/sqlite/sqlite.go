@@ -63,6 +63,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/internal/fanout"
 )
 
 // Defaults of [Options].
@@ -125,10 +126,7 @@ type Store struct {
 	// poller skips what was already delivered in-process.
 	origin []byte
 
-	subMu     sync.Mutex
-	subs      map[uint64]*subscriber
-	nextSubID uint64
-	closed    bool
+	subs fanout.Set // closed by Close
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -175,7 +173,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		sweep:     opts.SweepInterval,
 		retention: max(revocationRetention, 10*opts.PollInterval),
 		origin:    origin,
-		subs:      make(map[uint64]*subscriber),
 	}
 	var err error
 	if s.w, err = openDB(path, opts.BusyTimeout, false); err != nil {
@@ -277,10 +274,7 @@ func (s *Store) closeDBs() error {
 // Close; subscribers receive nothing more.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.subMu.Lock()
-		s.closed = true
-		clear(s.subs)
-		s.subMu.Unlock()
+		s.subs.Close()
 		s.cancel()
 		s.wg.Wait()
 		if err := s.closeDBs(); err != nil {

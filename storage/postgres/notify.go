@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/internal/fanout"
 )
 
 // Notice payloads are "<hex token hash>:<user id>" for one session or grant
@@ -74,17 +74,13 @@ func decodePayload(p string) storage.Revocation {
 // When the listener connection is lost, fn receives Revocation{Reset: true}
 // at once, and again once the listener is LISTENing on a new connection.
 // cancel stops delivery (a call already under way may finish) and is safe
-// to call more than once. Subscribe fails after [Store.Close].
+// to call more than once, also from fn. Subscribe fails after
+// [Store.Close].
 func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error) {
 	if fn == nil {
 		return nil, errors.New("storage/postgres: subscribe: nil func")
 	}
 	return s.listener.subscribe(fn)
-}
-
-type subscriber struct {
-	fn        func(storage.Revocation)
-	cancelled atomic.Bool
 }
 
 // listener owns one connection taken out of the pool (hijacked), LISTENs
@@ -96,9 +92,7 @@ type listener struct {
 	ping    time.Duration
 	onError func(error)
 
-	mu     sync.Mutex // serializes subscribe, cancel and close
-	closed bool
-	subs   atomic.Pointer[[]*subscriber] // copy on write
+	subs fanout.Set // closed by close
 }
 
 func newListener(pool *pgxpool.Pool, channel string, ping time.Duration, onError func(error)) *listener {
@@ -112,51 +106,14 @@ func newListener(pool *pgxpool.Pool, channel string, ping time.Duration, onError
 }
 
 func (l *listener) subscribe(fn func(storage.Revocation)) (func(), error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
+	cancel, ok := l.subs.Add(fn)
+	if !ok {
 		return nil, errors.New("storage/postgres: subscribe: store closed")
 	}
-	sub := &subscriber{fn: fn}
-	var next []*subscriber
-	if cur := l.subs.Load(); cur != nil {
-		next = append(next, *cur...)
-	}
-	next = append(next, sub)
-	l.subs.Store(&next)
-	return func() { l.unsubscribe(sub) }, nil
+	return cancel, nil
 }
 
-func (l *listener) unsubscribe(sub *subscriber) {
-	if sub.cancelled.Swap(true) {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur := l.subs.Load()
-	if cur == nil {
-		return
-	}
-	next := make([]*subscriber, 0, len(*cur))
-	for _, s := range *cur {
-		if s != sub {
-			next = append(next, s)
-		}
-	}
-	l.subs.Store(&next)
-}
-
-func (l *listener) deliver(r storage.Revocation) {
-	subs := l.subs.Load()
-	if subs == nil {
-		return
-	}
-	for _, s := range *subs {
-		if !s.cancelled.Load() {
-			s.fn(r)
-		}
-	}
-}
+func (l *listener) deliver(r storage.Revocation) { l.subs.Deliver(r) }
 
 // start connects and LISTENs with ctx, the caller's context, so that
 // Subscribe's guarantee holds as soon as New returns; then it runs the
@@ -174,12 +131,8 @@ func (l *listener) start(ctx, bg context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
-// close makes later subscribe calls fail.
-func (l *listener) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-}
+// close cancels every subscription and makes later subscribe calls fail.
+func (l *listener) close() { l.subs.Close() }
 
 // connect takes a connection out of the pool, names it, and LISTENs.
 func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {

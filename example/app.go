@@ -1,18 +1,24 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
-	"github.com/sessionguard/sessionguard/storage/memory"
+	"github.com/sessionguard/sessionguard/totp"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -22,13 +28,25 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// maxFormBytes bounds every form body (SECURITY.md §23).
+const maxFormBytes = 8 << 10
+
 type appConfig struct {
+	// DataDir holds the generated keys, the SQLite database and the
+	// accounts file. Required.
 	DataDir string
 	Logger  *slog.Logger
 	// Clock, if set, replaces time.Now (tests).
 	Clock func() time.Time
 	// BcryptCost defaults to bcrypt.DefaultCost.
 	BcryptCost int
+	// StoreKind is storeSQLite (the default), storeMemory, storePostgres or
+	// storeRedis; the last two connect to StoreURL.
+	StoreKind string
+	StoreURL  string
+	// Locator and TrustedProxies are passed to session.Config.
+	Locator        session.Locator
+	TrustedProxies []netip.Prefix
 }
 
 // app is the example web application.
@@ -36,23 +54,50 @@ type app struct {
 	cfg   appConfig
 	store storage.Store
 	m     *session.Manager
+	tf    *totp.Service
 	users *userStore
 	pages map[string]*template.Template
 }
 
-func newApp(cfg appConfig) (*app, error) {
+func newApp(cfg appConfig) (_ *app, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	keys, err := loadOrCreateKeys(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	store := memory.New(memory.Options{})
-	m, err := session.New(session.Config{
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	store, persistent, err := openStore(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the %s store: %w", cfg.StoreKind, err)
+	}
+	a := &app{cfg: cfg, store: store, pages: pages}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	usersPath := ""
+	if persistent {
+		usersPath = filepath.Join(cfg.DataDir, "users.json")
+	}
+	if a.users, err = newUserStore(usersPath, cfg.BcryptCost); err != nil {
+		return nil, err
+	}
+	if err := a.users.ensure(demoUser, demoPassword); err != nil {
+		return nil, err
+	}
+	a.m, err = session.New(session.Config{
 		Store: store,
 		Keys:  keys.Cookie,
 		// The example serves plain HTTP: cookies without Secure, so that
@@ -60,32 +105,36 @@ func newApp(cfg appConfig) (*app, error) {
 		Insecure:        true,
 		Clock:           cfg.Clock,
 		Logger:          cfg.Logger,
-		Unauthenticated: http.HandlerFunc(redirectToLogin),
+		Locator:         cfg.Locator,
+		TrustedProxies:  cfg.TrustedProxies,
+		Unauthenticated: http.HandlerFunc(a.unauthenticated),
+		ErrorHandler:    a.storageFailure,
 	})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	users, err := newUserStore(cfg.BcryptCost)
-	if err == nil {
-		_, err = users.create(demoUser, demoPassword)
-	}
+	a.tf, err = totp.New(totp.Config{
+		Manager: a.m,
+		Issuer:  "sessionguard example",
+		Keys:    keys.totpKeys(),
+		Clock:   cfg.Clock,
+		AccountName: func(_ context.Context, userID string) (string, error) {
+			if u, ok := a.users.get(userID); ok {
+				return u.Username, nil
+			}
+			return userID, nil
+		},
+	})
 	if err != nil {
-		m.Close()
-		store.Close()
 		return nil, err
 	}
-	pages, err := parsePages()
-	if err != nil {
-		m.Close()
-		store.Close()
-		return nil, err
-	}
-	return &app{cfg: cfg, store: store, m: m, users: users, pages: pages}, nil
+	return a, nil
 }
 
 func (a *app) Close() error {
-	a.m.Close()
+	if a.m != nil {
+		a.m.Close()
+	}
 	return a.store.Close()
 }
 
@@ -94,17 +143,33 @@ func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.Handle("/auth/", http.StripPrefix("/auth", a.m.Routes()))
+
+	// The library's JSON API, for scripts and native apps.
+	mux.Handle("/auth/", api(http.StripPrefix("/auth", a.m.Routes())))
+	totpRoutes := api(http.StripPrefix("/auth", a.tf.Routes()))
+	mux.Handle("/auth/totp", totpRoutes)
+	mux.Handle("/auth/totp/", totpRoutes)
+
+	// page wraps a page for signed-in users; action wraps a state-changing
+	// form target: cross-origin protection, then a signed-in user.
+	page := func(h http.HandlerFunc) http.Handler { return a.m.RequireAuth(h) }
+	action := func(h http.HandlerFunc) http.Handler { return a.m.Protect(a.m.RequireAuth(h)) }
 
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.Handle("POST /login", a.m.Protect(http.HandlerFunc(a.login)))
+	mux.HandleFunc("GET /login/2fa", a.secondFactorPage)
+	mux.Handle("POST /login/2fa", a.m.Protect(http.HandlerFunc(a.secondFactor)))
 	mux.HandleFunc("GET /signup", a.signupPage)
 	mux.Handle("POST /signup", a.m.Protect(http.HandlerFunc(a.signup)))
 	mux.Handle("POST /logout", a.m.Protect(http.HandlerFunc(a.logout)))
-	mux.Handle("GET /sessions", a.m.RequireAuth(http.HandlerFunc(a.sessionsPage)))
-	mux.Handle("POST /sessions/{id}/logout", a.m.Protect(a.m.RequireAuth(http.HandlerFunc(a.endSession))))
-	mux.Handle("POST /sessions/logout-others", a.m.Protect(a.m.RequireAuth(http.HandlerFunc(a.endOtherSessions))))
+
+	mux.Handle("GET /sessions", page(a.sessionsPage))
+	mux.Handle("POST /sessions/{id}/logout", action(a.endSession))
+	mux.Handle("GET /sessions/confirm/{action}", page(a.confirmPage))
+	mux.Handle("POST /sessions/logout-others", action(a.endOtherSessions))
+	mux.Handle("POST /sessions/logout-everywhere", action(a.endAllSessions))
+
 	return a.m.Handler(securityHeaders(mux))
 }
 
@@ -112,40 +177,154 @@ func (a *app) Handler() http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }
 
-func redirectToLogin(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{}
-	if session.RejectionFromContext(r.Context()) != nil {
-		q.Set("m", "signed-out")
+type apiKey struct{}
+
+// api marks the requests of a JSON API, which answer in JSON even where the
+// library calls the app's handlers (Unauthenticated, ErrorHandler).
+func api(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKey{}, true)))
+	})
+}
+
+// isAPI reports whether r is for a JSON API: marked by api, or, before
+// routing (in the session middleware), by its path.
+func isAPI(r *http.Request) bool {
+	if marked, _ := r.Context().Value(apiKey{}).(bool); marked {
+		return true
 	}
+	return strings.HasPrefix(r.URL.Path, "/auth/") || strings.HasPrefix(r.URL.Path, "/api/")
+}
+
+// unauthenticated is session.Config.Unauthenticated: the JSON API keeps
+// its 401, pages send a session pending its second factor to that step and
+// everyone else to the sign-in page.
+func (a *app) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintln(w, `{"error":"unauthenticated","message":"Please sign in."}`)
+		return
+	}
+	if _, ok := session.PendingFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return
+	}
+	redirectToLogin(w, r)
+}
+
+// storageFailure is session.Config.ErrorHandler: the session state could
+// not be read, so the request is not authenticated (fail closed).
+func (a *app) storageFailure(w http.ResponseWriter, r *http.Request, err error) {
+	a.cfg.Logger.Error("example: session store unavailable", "path", r.URL.Path, "err", err)
+	if isAPI(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"error":"unavailable","message":"Please try again in a moment."}`)
+		return
+	}
+	a.render(w, r, http.StatusServiceUnavailable, "error", pageData{Title: "Temporarily unavailable", Error: "We can't check your sign-in right now. Please try again in a moment."})
+}
+
+// redirectToLogin sends the browser to the sign-in page, saying "You were
+// signed out" when its session cookie was refused (expired or revoked).
+func redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	target := "/login"
-	if len(q) > 0 {
-		target += "?" + q.Encode()
+	if session.RejectionFromContext(r.Context()) != nil {
+		target += "?m=signed-out"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// messages are the only texts a redirect can ask a page to show: the
-// query carries a key, never the text, so nothing can be injected.
-var messages = map[string]string{
-	"signed-out":    "You were signed out. Please sign in again.",
-	"logged-out":    "You are signed out.",
-	"ended-one":     "The session was ended. That device is signed out.",
-	"ended-none":    "There were no other sessions to end.",
-	"ended-others":  "All your other sessions were ended.",
-	"welcome":       "Welcome! Your account is ready.",
-	"not-found":     "That session no longer exists.",
-	"wrong-confirm": "That password is not right, so nothing was changed.",
+// redirect answers a form post with 303 See Other to path, with an
+// optional message key (see messages) and count.
+func redirect(w http.ResponseWriter, r *http.Request, path, msg string, n ...int) {
+	q := url.Values{}
+	if msg != "" {
+		q.Set("m", msg)
+	}
+	if len(n) > 0 {
+		q.Set("n", strconv.Itoa(n[0]))
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// message is a text a redirect can ask a page to show. The query carries
+// only its key and an optional count, never text: nothing can be injected.
+type message struct {
+	Text string
+	// Count is appended when the query has a count n: Count[0] for zero,
+	// Count[1] for one, Count[2] (with %d) for more.
+	Count [3]string
+	// Alert marks errors (role="alert"); others are status messages.
+	Alert bool
+}
+
+var messages = map[string]message{
+	"signed-out":       {Text: "You were signed out. Please sign in again.", Alert: true},
+	"logged-out":       {Text: "You are signed out."},
+	"ended-everywhere": {Text: "You were signed out everywhere.", Count: [3]string{"", "1 session ended.", "%d sessions ended."}},
+	"ended-one":        {Text: "The session was ended. That device is signed out."},
+	"ended-none":       {Text: "There were no other sessions to end."},
+	"ended-others":     {Text: "All your other sessions were ended.", Count: [3]string{"No other device was signed in.", "1 session ended.", "%d sessions ended."}},
+	"welcome":          {Text: "Welcome! Your account is ready."},
+	"not-found":        {Text: "That session no longer exists.", Alert: true},
+	"wrong-confirm":    {Text: "That password is not right, so nothing was changed.", Alert: true},
+	"recovery-used": {Text: "You signed in with a recovery code. Each code works only once.", Alert: true,
+		Count: [3]string{"You have no recovery codes left: generate new ones now.", "You have 1 recovery code left.", "You have %d recovery codes left."}},
+	"2fa-enabled":     {Text: "Two-factor authentication is on. You'll need your authenticator app when you sign in."},
+	"2fa-disabled":    {Text: "Two-factor authentication is off."},
+	"2fa-cancelled":   {Text: "Setup cancelled. Two-factor authentication stays off."},
+	"2fa-on-already":  {Text: "Two-factor authentication is already on."},
+	"2fa-off-already": {Text: "Two-factor authentication is not on.", Alert: true},
+	"wrong-code":      {Text: "That code didn't work. Check your authenticator app (and its clock) and try again.", Alert: true},
+	"locked":          {Text: "Too many wrong codes. Wait a few minutes, then try again.", Alert: true},
+	"setup-expired":   {Text: "That setup is no longer available. Start again.", Alert: true},
+	"app-revoked":     {Text: "Access revoked. The app's token stopped working."},
+	"app-not-found":   {Text: "That app is no longer connected.", Alert: true},
+	"password-changed": {Text: "Your password was changed.",
+		Count: [3]string{"No other session was signed in.", "1 other session was signed out.", "%d other sessions were signed out."}},
+}
+
+// flash returns the text of the message named by r's query, if any.
+func flash(r *http.Request) (text string, alert bool) {
+	q := r.URL.Query()
+	msg, ok := messages[q.Get("m")]
+	if !ok {
+		return "", false
+	}
+	text = msg.Text
+	if n, err := strconv.Atoi(q.Get("n")); err == nil && n >= 0 && msg.Count != [3]string{} {
+		var c string
+		switch {
+		case n == 0:
+			c = msg.Count[0]
+		case n == 1:
+			c = msg.Count[1]
+		default:
+			c = fmt.Sprintf(msg.Count[2], n)
+		}
+		if c != "" {
+			text += " " + c
+		}
+	}
+	return text, msg.Alert
 }
 
 type pageData struct {
-	Title   string
+	Title string
+	// Nav names the active navigation item.
+	Nav     string
 	User    *user
 	Session *session.Session
 	Message string
@@ -159,8 +338,13 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		d.Session = s
 		d.User, _ = a.users.get(s.UserID)
 	}
-	if d.Message == "" {
-		d.Message = messages[r.URL.Query().Get("m")]
+	if d.Message == "" && d.Error == "" {
+		text, alert := flash(r)
+		if alert {
+			d.Error = text
+		} else {
+			d.Message = text
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -170,135 +354,68 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := session.FromContext(r.Context()); !ok {
-		redirectToLogin(w, r)
+	s, ok := session.FromContext(r.Context())
+	if !ok {
+		a.unauthenticated(w, r)
 		return
 	}
-	a.render(w, r, http.StatusOK, "home", pageData{Title: "Home"})
-}
-
-func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := session.FromContext(r.Context()); ok {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	a.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in"})
-}
-
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	u, err := a.users.authenticate(username, password)
-	if err != nil {
-		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong username or password.", Form: url.Values{"username": {username}}})
-		return
-	}
-	if _, err := a.m.Login(w, r, u.ID, storage.AuthPassword); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-func (a *app) signupPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "signup", pageData{Title: "Create account"})
-}
-
-func (a *app) signup(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	u, err := a.users.create(username, password)
-	if err != nil {
-		a.render(w, r, http.StatusBadRequest, "signup", pageData{Title: "Create account", Error: err.Error(), Form: url.Values{"username": {username}}})
-		return
-	}
-	if _, err := a.m.Login(w, r, u.ID, storage.AuthPassword); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/?m=welcome", http.StatusSeeOther)
-}
-
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	if err := a.m.Logout(w, r); err != nil && errors.Is(err, session.ErrUnavailable) {
-		a.serverError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/login?m=logged-out", http.StatusSeeOther)
-}
-
-func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
-	s, _ := session.FromContext(r.Context())
-	list, err := a.m.ListSessions(r.Context(), s.UserID, s)
+	ctx := r.Context()
+	st, err := a.tf.Status(ctx, s.UserID)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	a.render(w, r, http.StatusOK, "sessions", pageData{Title: "Apps and sessions", Data: sessionsView{
-		Sessions:     list,
-		NeedsConfirm: !a.m.RecentlyAuthenticated(s),
-		Now:          a.m.Now(),
+	list, err := a.m.ListSessions(ctx, s.UserID, s)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	apps, err := a.m.ListApps(ctx, s.UserID)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "home", pageData{Title: "Home", Nav: "home", Data: homeView{
+		TwoFactor: st, Sessions: len(list), Apps: len(apps),
 	}})
 }
 
-type sessionsView struct {
-	Sessions     []session.SessionInfo
-	NeedsConfirm bool
-	Now          time.Time
+type homeView struct {
+	TwoFactor totp.Status
+	Sessions  int
+	Apps      int
 }
 
-func (a *app) endSession(w http.ResponseWriter, r *http.Request) {
+// reauthenticate enforces the recent-authentication rule of sensitive
+// actions (OWASP ASVS 7.5.2): a session that authenticated within the
+// re-authentication window goes on; an older one must have sent its
+// password with the form, which refreshes the session (and rotates its
+// token). It returns the session to act as, or reports false after
+// answering the request itself (back is where to send a wrong password).
+func (a *app) reauthenticate(w http.ResponseWriter, r *http.Request, back string) (*session.Session, bool) {
 	s, _ := session.FromContext(r.Context())
-	id := r.PathValue("id")
-	err := a.m.Revoke(r.Context(), s.UserID, id)
-	switch {
-	case errors.Is(err, session.ErrNotFound):
-		http.Redirect(w, r, "/sessions?m=not-found", http.StatusSeeOther)
-	case err != nil:
-		a.serverError(w, r, err)
-	case id == s.Handle:
-		a.m.Logout(w, r)
-		http.Redirect(w, r, "/login?m=logged-out", http.StatusSeeOther)
-	default:
-		http.Redirect(w, r, "/sessions?m=ended-one", http.StatusSeeOther)
+	if a.m.RecentlyAuthenticated(s) {
+		return s, true
 	}
-}
-
-// endOtherSessions is "Log out all other sessions". Like the JSON route it
-// needs a recent authentication: the form asks for the password when the
-// last one is older than the re-authentication window.
-func (a *app) endOtherSessions(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	s, _ := session.FromContext(r.Context())
-	if !a.m.RecentlyAuthenticated(s) {
-		u, ok := a.users.get(s.UserID)
-		if !ok {
-			redirectToLogin(w, r)
-			return
-		}
-		if _, err := a.users.authenticate(u.Username, r.PostFormValue("password")); err != nil {
-			http.Redirect(w, r, "/sessions?m=wrong-confirm", http.StatusSeeOther)
-			return
-		}
-		var err error
-		if s, err = a.m.Elevate(w, r, storage.AuthPassword); err != nil {
-			a.serverError(w, r, err)
-			return
-		}
+	if !a.users.checkPassword(s.UserID, r.PostFormValue("password")) {
+		redirect(w, r, back, "wrong-confirm")
+		return nil, false
 	}
-	n, err := a.m.RevokeOthers(r.Context(), s)
+	s, err := a.m.Elevate(w, r, storage.AuthPassword)
 	if err != nil {
 		a.serverError(w, r, err)
-		return
+		return nil, false
 	}
-	if n == 0 {
-		http.Redirect(w, r, "/sessions?m=ended-none", http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/sessions?m=ended-others", http.StatusSeeOther)
+	return s, true
 }
 
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrNoSession) {
+		// The session ended while the request ran (another device logged
+		// it out): the person is signed out, nothing went wrong.
+		http.Redirect(w, r, "/login?m=signed-out", http.StatusSeeOther)
+		return
+	}
 	a.cfg.Logger.Error("example: request failed", "path", r.URL.Path, "err", err)
 	status := http.StatusInternalServerError
 	if errors.Is(err, session.ErrUnavailable) {

@@ -30,6 +30,7 @@ type client struct {
 	srv *httptest.Server
 	c   *http.Client
 	ua  string
+	ip  string // sent as X-Forwarded-For when set
 }
 
 func newClient(t *testing.T, srv *httptest.Server, ua string) *client {
@@ -51,6 +52,9 @@ func (c *client) do(method, path string, form url.Values) (int, string, string) 
 	}
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("User-Agent", c.ua)
+	if c.ip != "" {
+		req.Header.Set("X-Forwarded-For", c.ip)
+	}
 	resp, err := c.c.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -92,7 +96,7 @@ func TestSignInListAndLogOutOthers(t *testing.T) {
 	}
 
 	_, path, body := laptop.do("POST", "/sessions/logout-others", url.Values{})
-	if path != "/sessions?m=ended-others" || !strings.Contains(body, "All your other sessions were ended.") {
+	if path != "/sessions?m=ended-others&n=1" || !strings.Contains(body, "All your other sessions were ended. 1 session ended.") {
 		t.Fatalf("log out others landed on %s", path)
 	}
 	_, path, body = phone.do("GET", "/sessions", nil)

@@ -1,11 +1,19 @@
 // Command example is a small web app that shows sessionguard in a browser:
-// sign up, sign in, see your devices, log one out, log out all the others.
+// sign up, sign in (with an authenticator app as a second factor), see your
+// devices and log them out one by one, all others or everywhere, connect an
+// app, read the security log, change the password.
 //
-//	go run ./example              # http://localhost:8080, demo / demo-password
-//	go run ./example -addr :9000  # another address
+//	go run ./example                       # http://localhost:8080, demo / demo-password
+//	go run ./example -addr :9000           # another address
+//	go run ./example -store memory         # forget everything on exit
+//	go run ./example -postgres postgres://user:pass@localhost/db
+//	go run ./example -redis redis://localhost:6379/0
+//	go run ./example -geoip GeoLite2-City.mmdb   # show where devices are
 //
-// Keys are generated on first start into the data directory (-data,
-// default "data", git-ignored) and reused afterwards.
+// Everything it keeps lives in the data directory (-data, default "data",
+// git-ignored): the keys generated on first start (keys.json, never
+// regenerated, so sessions survive a restart), the SQLite database
+// (sessions.db) and the accounts (users.json, bcrypt hashes only).
 package main
 
 import (
@@ -16,27 +24,56 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/sessionguard/sessionguard/session/geoip"
 )
 
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
-	dataDir := flag.String("data", "data", "directory for generated keys (and, later, the database)")
+	dataDir := flag.String("data", "data", "directory for the generated keys, the SQLite database and the accounts")
+	storeKind := flag.String("store", storeSQLite, "session store: sqlite (in the data directory) or memory")
+	postgresURL := flag.String("postgres", "", "PostgreSQL URL: keep sessions in PostgreSQL instead")
+	redisURL := flag.String("redis", "", "Redis URL: keep sessions in Redis instead")
+	geoIP := flag.String("geoip", "", "MaxMind GeoLite2-City .mmdb file, to show where devices are")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg := appConfig{DataDir: *dataDir, Logger: logger, StoreKind: *storeKind}
+	switch {
+	case *postgresURL != "" && *redisURL != "":
+		fmt.Fprintln(os.Stderr, "example: choose -postgres or -redis, not both")
+		os.Exit(2)
+	case *postgresURL != "":
+		cfg.StoreKind, cfg.StoreURL = storePostgres, *postgresURL
+	case *redisURL != "":
+		cfg.StoreKind, cfg.StoreURL = storeRedis, *redisURL
+	case *storeKind != storeSQLite && *storeKind != storeMemory:
+		fmt.Fprintln(os.Stderr, "example: -store is sqlite or memory (use -postgres or -redis for those)")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *dataDir, logger); err != nil {
+	if err := run(ctx, *addr, cfg, *geoIP); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, dataDir string, logger *slog.Logger) error {
-	a, err := newApp(appConfig{DataDir: dataDir, Logger: logger})
+func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
+	if geoIP != "" {
+		geo, err := geoip.Open(geoIP)
+		if err != nil {
+			return err
+		}
+		defer geo.Close()
+		cfg.Locator = geo
+	}
+	a, err := newApp(cfg)
 	if err != nil {
 		return err
 	}
@@ -52,10 +89,11 @@ func run(ctx context.Context, addr, dataDir string, logger *slog.Logger) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Printf("sessionguard example listening on %s\n", displayURL(ln.Addr()))
 	fmt.Printf("demo account: %s / %s\n", demoUser, demoPassword)
+	fmt.Printf("sessions kept in: %s\n", describeStore(cfg))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -70,6 +108,21 @@ func run(ctx context.Context, addr, dataDir string, logger *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// describeStore says where sessions are kept, without the URL's password.
+func describeStore(cfg appConfig) string {
+	switch cfg.StoreKind {
+	case storeMemory:
+		return "memory (lost on exit)"
+	case storePostgres, storeRedis:
+		if u, err := url.Parse(cfg.StoreURL); err == nil {
+			return cfg.StoreKind + " at " + u.Redacted()
+		}
+		return cfg.StoreKind
+	default:
+		return "SQLite, " + filepath.Join(cfg.DataDir, "sessions.db")
+	}
 }
 
 // displayURL turns a listener address into a URL a person can click.

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sessionguard/sessionguard/session"
+	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/totp"
+)
+
+// signedInElsewhere sends a request that has a session away from the
+// sign-in and sign-up pages, and reports whether it did: a signed-in user
+// goes home, a sign-in pending its second factor to that step.
+func signedInElsewhere(w http.ResponseWriter, r *http.Request) bool {
+	if _, ok := session.FromContext(r.Context()); ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return true
+	}
+	if _, ok := session.PendingFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return true
+	}
+	return false
+}
+
+func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
+	if signedInElsewhere(w, r) {
+		return
+	}
+	a.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in"})
+}
+
+// login checks the password, then starts a session: a full one, or one
+// pending its second factor when the account has one (totp.Service.SignIn).
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	u, err := a.users.authenticate(username, password)
+	if err != nil {
+		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong username or password.", Form: url.Values{"username": {username}}})
+		return
+	}
+	pending, err := a.tf.SignIn(w, r, u.ID)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if pending {
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// secondFactorPage is the second step of signing in, the only page a
+// session pending its second factor can see (SECURITY.md §18).
+func (a *app) secondFactorPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := session.PendingFromContext(r.Context()); !ok {
+		if _, ok := session.FromContext(r.Context()); ok {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		redirectToLogin(w, r)
+		return
+	}
+	a.renderSecondFactor(w, r, http.StatusOK, "", r.URL.Query().Get("with") == "recovery-code")
+}
+
+func (a *app) renderSecondFactor(w http.ResponseWriter, r *http.Request, status int, errText string, recovery bool) {
+	a.render(w, r, status, "second-factor", pageData{Title: "Two-factor authentication", Error: errText, Data: secondFactorView{Recovery: recovery}})
+}
+
+type secondFactorView struct {
+	// Recovery shows the recovery-code form instead of the code form.
+	Recovery bool
+}
+
+// secondFactor verifies a TOTP code or a recovery code for the pending
+// session's user and completes the sign-in (the token is rotated).
+func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s, ok := session.PendingFromContext(r.Context())
+	if !ok {
+		a.unauthenticated(w, r)
+		return
+	}
+	ctx := totp.WithRequest(r.Context(), r)
+	recoveryCode := strings.TrimSpace(r.PostFormValue("recovery_code"))
+	recovery := r.PostFormValue("method") == "recovery-code" || recoveryCode != ""
+	var err error
+	if recovery {
+		err = a.tf.VerifyRecoveryCode(ctx, s.UserID, recoveryCode)
+	} else {
+		err = a.tf.Verify(ctx, s.UserID, r.PostFormValue("code"))
+	}
+	if errText, status, ok := codeError(err); ok {
+		a.renderSecondFactor(w, r, status, errText, recovery)
+		return
+	}
+	switch {
+	case errors.Is(err, totp.ErrNotEnabled):
+		// The second factor was turned off meanwhile: start over.
+		a.m.Logout(w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	case err != nil:
+		a.serverError(w, r, err)
+		return
+	}
+	if _, err := a.m.Elevate(w, r, storage.AuthSecondFactor); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if recovery {
+		st, err := a.tf.Status(r.Context(), s.UserID)
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		redirect(w, r, "/", "recovery-used", st.RecoveryCodesLeft)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// codeError turns a wrong code or a lockout into a message and a status.
+// Both say nothing about whether the code was right (SECURITY.md §16).
+func codeError(err error) (text string, status int, ok bool) {
+	var locked *totp.LockedError
+	switch {
+	case errors.As(err, &locked):
+		if locked.Until.IsZero() {
+			return "Too many wrong codes: this account is locked. Contact support to unlock it.", http.StatusTooManyRequests, true
+		}
+		return "Too many wrong codes. Wait a few minutes, then try again.", http.StatusTooManyRequests, true
+	case errors.Is(err, totp.ErrInvalidCode):
+		return "That code didn't work. Check your authenticator app (and its clock) and try again.", http.StatusForbidden, true
+	}
+	return "", 0, false
+}
+
+func (a *app) signupPage(w http.ResponseWriter, r *http.Request) {
+	if signedInElsewhere(w, r) {
+		return
+	}
+	a.render(w, r, http.StatusOK, "signup", pageData{Title: "Create account"})
+}
+
+func (a *app) signup(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	u, err := a.users.create(username, password)
+	if err != nil {
+		status, text := http.StatusBadRequest, ""
+		switch {
+		case errors.Is(err, errBadUsername), errors.Is(err, errBadPassword):
+			text = "Please fix this: " + err.Error() + "."
+		case errors.Is(err, errUserExists):
+			text = "That username is taken. Choose another one."
+		default:
+			a.serverError(w, r, err)
+			return
+		}
+		a.render(w, r, status, "signup", pageData{Title: "Create account", Error: text, Form: url.Values{"username": {username}}})
+		return
+	}
+	if _, err := a.m.Login(w, r, u.ID, storage.AuthPassword); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	redirect(w, r, "/", "welcome")
+}
+
+// logout ends this session, a full one or one pending its second factor.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Logout(w, r); err != nil && errors.Is(err, session.ErrUnavailable) {
+		a.serverError(w, r, err)
+		return
+	}
+	redirect(w, r, "/login", "logged-out")
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/totp"
@@ -51,12 +52,13 @@ type appConfig struct {
 
 // app is the example web application.
 type app struct {
-	cfg   appConfig
-	store storage.Store
-	m     *session.Manager
-	tf    *totp.Service
-	users *userStore
-	pages map[string]*template.Template
+	cfg    appConfig
+	store  storage.Store
+	m      *session.Manager
+	tf     *totp.Service
+	users  *userStore
+	pages  map[string]*template.Template
+	reveal *securecookie.SecureCookie
 }
 
 func newApp(cfg appConfig) (_ *app, err error) {
@@ -128,6 +130,9 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.reveal, err = newRevealCodec(keys.Cookie[0]); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -169,6 +174,14 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /sessions/confirm/{action}", page(a.confirmPage))
 	mux.Handle("POST /sessions/logout-others", action(a.endOtherSessions))
 	mux.Handle("POST /sessions/logout-everywhere", action(a.endAllSessions))
+
+	mux.Handle("GET /two-factor", page(a.twoFactorPage))
+	mux.Handle("POST /two-factor/enroll", action(a.enroll))
+	mux.Handle("POST /two-factor/confirm", action(a.confirmEnrollment))
+	mux.Handle("POST /two-factor/cancel", action(a.cancelEnrollment))
+	mux.Handle("GET /two-factor/recovery-codes", page(a.recoveryCodesPage))
+	mux.Handle("POST /two-factor/recovery-codes", action(a.regenerateRecoveryCodes))
+	mux.Handle("POST /two-factor/disable", action(a.disableTwoFactor))
 
 	return a.m.Handler(securityHeaders(mux))
 }

@@ -7,7 +7,8 @@ import (
 )
 
 var pageNames = []string{
-	"home", "login", "signup", "second-factor", "sessions", "confirm", "error",
+	"home", "login", "signup", "second-factor", "sessions", "confirm",
+	"two-factor", "recovery-codes", "error",
 }
 
 // parsePages parses each page together with the shared layout.

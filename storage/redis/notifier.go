@@ -6,12 +6,12 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/internal/fanout"
 )
 
 // Reconnection attempts of the listener back off from minBackoff to
@@ -30,8 +30,9 @@ type notifier struct {
 	wait    time.Duration // Options.SubscribeTimeout
 	health  time.Duration // Options.HealthCheckInterval
 
+	subs fanout.Set // closed by close
+
 	mu        sync.Mutex
-	subs      map[*subscriber]struct{}
 	started   bool
 	closed    bool
 	connected bool
@@ -43,18 +44,12 @@ type notifier struct {
 	done   chan struct{} // closed when the listener returns
 }
 
-type subscriber struct {
-	fn       func(storage.Revocation)
-	canceled atomic.Bool
-}
-
 func newNotifier(client goredis.UniversalClient, channel string, wait, health time.Duration) *notifier {
 	return &notifier{
 		client:  client,
 		channel: channel,
 		wait:    wait,
 		health:  health,
-		subs:    make(map[*subscriber]struct{}),
 		ready:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -79,28 +74,21 @@ func (n *notifier) subscribe(fn func(storage.Revocation)) (func(), error) {
 	if fn == nil {
 		return nil, errors.New("storage/redis: subscribe: nil func")
 	}
-	sub := &subscriber{fn: fn}
 	n.mu.Lock()
-	if n.closed {
+	cancel, ok := n.subs.Add(fn) // fails once close has run
+	if !ok {
 		n.mu.Unlock()
 		return nil, errClosed
 	}
-	n.subs[sub] = struct{}{}
 	if !n.started {
 		n.started = true
-		ctx, cancel := context.WithCancel(context.Background())
-		n.cancel = cancel
+		ctx, stop := context.WithCancel(context.Background())
+		n.cancel = stop
 		go n.run(ctx)
 	}
 	ready := n.ready
 	n.mu.Unlock()
 
-	cancel := func() {
-		sub.canceled.Store(true)
-		n.mu.Lock()
-		delete(n.subs, sub)
-		n.mu.Unlock()
-	}
 	timer := time.NewTimer(n.wait)
 	defer timer.Stop()
 	select {
@@ -123,6 +111,7 @@ func (n *notifier) close() {
 		return
 	}
 	n.closed = true
+	n.subs.Close()
 	started := n.started
 	if started {
 		n.cancel()
@@ -229,19 +218,7 @@ func (n *notifier) setConnected(c bool) bool {
 }
 
 // deliver calls every subscriber's fn with r.
-func (n *notifier) deliver(r storage.Revocation) {
-	n.mu.Lock()
-	subs := make([]*subscriber, 0, len(n.subs))
-	for s := range n.subs {
-		subs = append(subs, s)
-	}
-	n.mu.Unlock()
-	for _, s := range subs {
-		if !s.canceled.Load() {
-			s.fn(r)
-		}
-	}
-}
+func (n *notifier) deliver(r storage.Revocation) { n.subs.Deliver(r) }
 
 // parseRevocation reads a notice "<token hash hex or empty>|<user ID>". A
 // notice it cannot read becomes a Reset: something was revoked and we do

@@ -183,6 +183,17 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("POST /two-factor/recovery-codes", action(a.regenerateRecoveryCodes))
 	mux.Handle("POST /two-factor/disable", action(a.disableTwoFactor))
 
+	mux.Handle("GET /apps", page(a.appsPage))
+	mux.Handle("POST /apps/demo", action(a.authorizeDemoApp))
+	mux.Handle("POST /apps/{id}/revoke", action(a.revokeApp))
+
+	mux.Handle("GET /security-log", page(a.securityLogPage))
+
+	// What a connected app calls with its token.
+	mux.Handle("GET /api/me", api(a.m.AppHandler(a.m.RequireScope(scopeProfile, http.HandlerFunc(a.apiMe)))))
+
+	mux.Handle("GET /password", page(a.passwordPage))
+	mux.Handle("POST /password", action(a.changePassword))
 	return a.m.Handler(securityHeaders(mux))
 }
 

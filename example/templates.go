@@ -8,7 +8,7 @@ import (
 
 var pageNames = []string{
 	"home", "login", "signup", "second-factor", "sessions", "confirm",
-	"two-factor", "recovery-codes", "error",
+	"two-factor", "recovery-codes", "apps", "security-log", "password", "error",
 }
 
 // parsePages parses each page together with the shared layout.

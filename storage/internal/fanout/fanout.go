@@ -35,8 +35,8 @@ type subscriber struct {
 	cancelled atomic.Bool
 }
 
-// Add adds fn to s and returns the function that removes it. fn must not
-// be nil. ok is false, and fn is not added, after [Set.Close].
+// Add adds fn to s and returns the function that removes it; it panics if
+// fn is nil. ok is false, and fn is not added, after [Set.Close].
 //
 // cancel is safe to call more than once, concurrently, and from inside fn
 // (or any subscriber's fn). Once cancel has returned, no later

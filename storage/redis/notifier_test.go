@@ -115,14 +115,16 @@ func TestHealthyConnectionSurvivesItsHealthChecks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, redis.Options{})
 	name := "sgtest-listener-" + rand.Text()
-	s := f.open(t, redis.Options{HealthCheckInterval: 20 * time.Millisecond}, name)
+	// 200 ms leaves room for a PONG on a loaded 2-core machine under -race
+	// (at 20 ms a slow reply was taken for a lost connection).
+	s := f.open(t, redis.Options{HealthCheckInterval: 200 * time.Millisecond}, name)
 	rec := subscribe(t, s)
 	ids := pubsubClientIDs(t, f.raw, name)
 	if len(ids) != 1 {
 		t.Fatalf("listener connections: got %v, want one", ids)
 	}
-	// Wait until the listener has pinged for over a second: dozens of
-	// health checks, each of which would replace the connection if its
+	// Wait until the connection is over two seconds old and pinging: about
+	// ten health checks, each of which would replace the connection if its
 	// PONG went unnoticed.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

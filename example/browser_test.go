@@ -32,7 +32,7 @@ import (
 // SESSION_SCREENSHOT_DIR when set (a relative path is taken from the
 // module root). The README's screenshot is made with
 //
-//	SESSION_SCREENSHOT_DIR=example/screenshots go test ./example -run TestBrowser
+//	SESSION_SCREENSHOT_DIR=example/screenshots go test -count=1 ./example -run TestBrowser
 
 const (
 	firefoxWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pagesForSignedIn are the GET pages that need a signed-in user.
@@ -172,5 +174,67 @@ func TestHostileUserAgentIsEscapedEverywhere(t *testing.T) {
 	}
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("a signed-in page: got Cache-Control %q, want no-store", cc)
+	}
+}
+
+var (
+	inputTag = regexp.MustCompile(`<input\b[^>]*>`)
+	inputID  = regexp.MustCompile(`\bid="([^"]+)"`)
+)
+
+// TestEveryInputHasALabel renders every form of the app, in each of its
+// states, and checks that each visible input has a <label for> (WCAG
+// 1.3.1, 4.1.2) and that the page has one <h1> and a language.
+func TestEveryInputHasALabel(t *testing.T) {
+	t.Parallel()
+	srv, _, clock := newClockedServer(t)
+	c := newClient(t, srv, chromeMac)
+	var pages []string
+	grab := func(path string) {
+		_, _, body := c.do("GET", path, nil)
+		pages = append(pages, body)
+	}
+	grab("/login")
+	grab("/signup")
+	c.login(demoUser, demoPassword)
+	for _, p := range pagesForSignedIn {
+		grab(p)
+	}
+	c.expectRedirect("POST", "/apps/demo", url.Values{}, "/apps")
+	grab("/apps") // with the token shown
+	c.expectRedirect("POST", "/two-factor/enroll", url.Values{}, "/two-factor")
+	grab("/two-factor") // the setup
+	setUpTwoFactor(t, c, clock)
+	clock.Advance(20 * time.Minute) // stale: the password fields appear
+	for _, p := range pagesForSignedIn {
+		grab(p)
+	}
+	p := newClient(t, srv, iphone)
+	p.expectRedirect("POST", "/login", url.Values{"username": {demoUser}, "password": {demoPassword}}, "/login/2fa")
+	for _, path := range []string{"/login/2fa", "/login/2fa?with=recovery-code"} {
+		_, _, body := p.do("GET", path, nil)
+		pages = append(pages, body)
+	}
+
+	inputs := 0
+	for _, body := range pages {
+		title := regexp.MustCompile(`<title>([^<]*)</title>`).FindStringSubmatch(body)
+		if title == nil || strings.Count(body, "<h1>") != 1 || !strings.Contains(body, `<html lang="en">`) {
+			t.Errorf("a page without a title, one h1 or a language:\n%.300s", body)
+			continue
+		}
+		for _, tag := range inputTag.FindAllString(body, -1) {
+			if strings.Contains(tag, `type="hidden"`) {
+				continue
+			}
+			inputs++
+			id := inputID.FindStringSubmatch(tag)
+			if id == nil || !strings.Contains(body, `<label for="`+id[1]+`">`) {
+				t.Errorf("%s: %s has no label", title[1], tag)
+			}
+		}
+	}
+	if inputs < 20 {
+		t.Errorf("checked %d inputs, expected every form of the app", inputs)
 	}
 }

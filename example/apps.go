@@ -41,7 +41,7 @@ func (a *app) appsPage(w http.ResponseWriter, r *http.Request) {
 // sample app access (Manager.GrantApp) and shows its token once.
 func (a *app) authorizeDemoApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
-	token, _, err := a.m.GrantApp(r.Context(), s.UserID, demoAppName, []string{scopeProfile})
+	token, _, err := a.m.GrantApp(session.WithRequest(r.Context(), r), s.UserID, demoAppName, []string{scopeProfile})
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -56,7 +56,7 @@ func (a *app) authorizeDemoApp(w http.ResponseWriter, r *http.Request) {
 // revokeApp ends one app's access; its token stops working at once.
 func (a *app) revokeApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
-	err := a.m.RevokeApp(r.Context(), s.UserID, r.PathValue("id"))
+	err := a.m.RevokeApp(session.WithRequest(r.Context(), r), s.UserID, r.PathValue("id"))
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		redirect(w, r, "/apps", "app-not-found")

@@ -67,7 +67,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 func (a *app) endSession(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
 	id := r.PathValue("id")
-	err := a.m.Revoke(r.Context(), s.UserID, id)
+	err := a.m.Revoke(session.WithRequest(r.Context(), r), s.UserID, id)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		redirect(w, r, "/sessions", "not-found")
@@ -141,7 +141,7 @@ func (a *app) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := a.m.RevokeOthers(r.Context(), s)
+	n, err := a.m.RevokeOthers(session.WithRequest(r.Context(), r), s)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -157,17 +157,13 @@ func (a *app) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 // this one included, after a recent authentication.
 func (a *app) endAllSessions(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	s, ok := a.reauthenticate(w, r, "/sessions/confirm/everywhere")
-	if !ok {
+	if _, ok := a.reauthenticate(w, r, "/sessions/confirm/everywhere"); !ok {
 		return
 	}
-	n, err := a.m.RevokeAll(r.Context(), s.UserID)
+	n, _, err := a.m.LogoutEverywhere(w, r, false)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	// This session is revoked already; Logout expires its cookie and
-	// clears the browser's data for the site.
-	a.m.Logout(w, r)
 	redirect(w, r, "/login", "ended-everywhere", n)
 }

@@ -55,10 +55,16 @@ func LocationLabel(l storage.Location) string {
 
 type requestKey struct{}
 
-// withRequest lets Go operations called from a handler record the
-// request's client in security events.
-func withRequest(r *http.Request) context.Context {
-	return context.WithValue(r.Context(), requestKey{}, r)
+// WithRequest returns a copy of ctx that carries r, so that the security
+// events recorded by Go operations called with it ([Manager.Revoke],
+// [Manager.RevokeOthers], [Manager.RevokeAll], [Manager.PasswordChanged],
+// [Manager.GrantApp], [Manager.RevokeApp], the totp package's Service
+// methods, [Manager.RecordEventContext]) name the request's session, IP
+// address, device and location. Application handlers pass
+// WithRequest(r.Context(), r); without it, events carry the user, type and
+// time only.
+func WithRequest(ctx context.Context, r *http.Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
 }
 
 // RecordEvent appends a security event for userID, filled with the time, the
@@ -68,6 +74,13 @@ func withRequest(r *http.Request) context.Context {
 // secret.
 func (m *Manager) RecordEvent(r *http.Request, userID string, typ storage.EventType, detail string) {
 	m.recordEvent(r.Context(), r, nil, userID, typ, detail)
+}
+
+// RecordEventContext is [Manager.RecordEvent] for callers that hold a
+// context rather than a request: the request details come from
+// [WithRequest] when ctx carries one.
+func (m *Manager) RecordEventContext(ctx context.Context, userID string, typ storage.EventType, detail string) {
+	m.recordEvent(ctx, nil, nil, userID, typ, detail)
 }
 
 // recordEvent records an event. r may be nil (then a request stored in ctx

@@ -154,6 +154,32 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// LogoutEverywhere ends every session of the request's user, this one
+// included ("Log out everywhere", the "I don't recognise this device"
+// path), and with includeApps also revokes every connected app. Like
+// [Manager.Logout] it expires the cookie and sends Clear-Site-Data. It
+// returns how many sessions and apps it ended and records a
+// "signed_out_everywhere" event. The HTTP route requires a recent
+// authentication first; Go callers decide for themselves.
+func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, includeApps bool) (sessions, apps int, err error) {
+	s, err := m.current(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx := WithRequest(r.Context(), r)
+	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}); err != nil {
+		return 0, 0, err
+	}
+	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
+	if includeApps {
+		if apps, err = m.RevokeAllApps(ctx, s.UserID); err != nil {
+			return sessions, 0, err
+		}
+	}
+	m.clearClient(w)
+	return sessions, apps, nil
+}
+
 // clearClient expires the session cookie and asks the browser to drop
 // cached pages and site data.
 func (m *Manager) clearClient(w http.ResponseWriter) {

@@ -190,3 +190,49 @@ func TestLocationLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestWithRequestFillsEventDetails: Go operations called with
+// WithRequest record the request's device and IP; LogoutEverywhere records
+// exactly one signed_out_everywhere event.
+func TestWithRequestFillsEventDetails(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
+	_, s := loginDirect(t, m, "alice")
+	r := httptest.NewRequest("POST", "https://example.com/sessions/x/logout", nil)
+	r.RemoteAddr = "198.51.100.7:4242"
+	r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	if err := m.Revoke(WithRequest(r.Context(), r), "alice", s.Handle); err != nil {
+		t.Fatal(err)
+	}
+	events, _, _ := m.ListEvents(context.Background(), "alice", 0, 1)
+	if e := events[0]; e.Type != storage.EventSessionRevoked || e.IP != "198.51.100.7" || e.Device != "Firefox 133 on Windows" {
+		t.Errorf("event: %+v", e)
+	}
+
+	cookie, _ := loginDirect(t, m, "alice")
+	loginDirect(t, m, "alice")
+	w := httptest.NewRecorder()
+	n, apps, err := m.LogoutEverywhere(w, cookieRequest(m, cookie), false)
+	if err != nil || n != 2 || apps != 0 {
+		t.Fatalf("LogoutEverywhere = %d, %d, %v; want 2, 0, nil", n, apps, err)
+	}
+	if w.Header().Get("Clear-Site-Data") == "" {
+		t.Error("LogoutEverywhere did not clear the client")
+	}
+	types := eventTypes(t, m, "alice")
+	if got := types[len(types)-1]; got != storage.EventSignedOutEverywhere {
+		t.Errorf("last event %q, want %q", got, storage.EventSignedOutEverywhere)
+	}
+}
+
+func TestListShowsPendingSignIns(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
+	if _, err := m.Login(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), "alice", storage.AuthPendingSecondFactor); err != nil {
+		t.Fatal(err)
+	}
+	list, err := m.ListSessions(context.Background(), "alice", nil)
+	if err != nil || len(list) != 1 || !list[0].Pending || list[0].SecondFactor {
+		t.Errorf("list = %+v, %v; want one pending sign-in", list, err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/sessionguard/sessionguard/internal/httpjson"
-	"github.com/sessionguard/sessionguard/storage"
 )
 
 // Routes returns the JSON handlers of the HTTP contract (DESIGN.md), to be
@@ -69,7 +68,7 @@ func (m *Manager) serveList(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.Revoke(withRequest(r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.Revoke(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
 		m.writeError(w, r, err)
 		return
 	}
@@ -86,7 +85,7 @@ type revokedBody struct {
 
 func (m *Manager) serveRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	n, err := m.RevokeOthers(withRequest(r), s)
+	n, err := m.RevokeOthers(WithRequest(r.Context(), r), s)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -101,27 +100,18 @@ func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
 	if httpjson.Decode(w, r, m.cfg.MaxBodyBytes, &body) != nil {
 		return
 	}
-	s, _ := FromContext(r.Context())
-	ctx := withRequest(r)
-	n, err := m.revokeUser(ctx, s.UserID, storage.TokenHash{})
+	n, apps, err := m.LogoutEverywhere(w, r, body.IncludeApps)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
 	}
-	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, strconv.Itoa(n))
 	out := struct {
 		Revoked     int  `json:"revoked"`
 		RevokedApps *int `json:"revoked_apps,omitempty"`
 	}{Revoked: n}
 	if body.IncludeApps {
-		apps, err := m.RevokeAllApps(ctx, s.UserID)
-		if err != nil {
-			m.writeError(w, r, err)
-			return
-		}
 		out.RevokedApps = &apps
 	}
-	m.clearClient(w)
 	httpjson.Write(w, http.StatusOK, out)
 }
 
@@ -139,7 +129,7 @@ func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevokeApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.RevokeApp(withRequest(r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.RevokeApp(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			httpjson.Error(w, http.StatusNotFound, "not_found", "No such app.")
 			return

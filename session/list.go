@@ -24,6 +24,9 @@ type SessionInfo struct {
 	Device       string    `json:"device"`
 	DeviceLabel  string    `json:"device_label"`
 	SecondFactor bool      `json:"second_factor"`
+	// Pending marks a sign-in that passed the password but not yet the
+	// second factor: worth a warning if the user did not just sign in.
+	Pending bool `json:"pending_second_factor"`
 	// Raw carries the stored details (full location, parsed device, user
 	// agent) for server-rendered pages, with TokenHash zeroed. It is not
 	// serialised.
@@ -57,6 +60,7 @@ func (m *Manager) ListSessions(ctx context.Context, userID string, current *Sess
 			Device:       s.Device.Type,
 			DeviceLabel:  device.Label(s.Device),
 			SecondFactor: s.AuthLevel == storage.AuthSecondFactor,
+			Pending:      s.AuthLevel == storage.AuthPendingSecondFactor,
 			Raw:          s,
 		})
 	}

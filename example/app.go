@@ -45,6 +45,8 @@ type appConfig struct {
 	// storeRedis; the last two connect to StoreURL.
 	StoreKind string
 	StoreURL  string
+	// RedisPrefix is the Redis key prefix (default: the store's own).
+	RedisPrefix string
 	// Locator and TrustedProxies are passed to session.Config.
 	Locator        session.Locator
 	TrustedProxies []netip.Prefix

@@ -8,9 +8,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionguard/sessionguard/internal/fakeclock"
 
 	otptotp "github.com/pquerna/otp/totp"
 	"github.com/sessionguard/sessionguard/storage"
@@ -20,26 +21,9 @@ import (
 // testClock is a clock the test moves by hand: TOTP codes need a new
 // 30-second step for every use (replay protection), and "Last active 3
 // hours ago" needs hours to pass.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = fakeclock.Clock
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Now().UTC().Truncate(time.Minute)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newTestClock() *testClock { return fakeclock.New(time.Now().UTC().Truncate(time.Minute)) }
 
 // fakeLocator places a few documentation addresses (RFC 5737) in cities.
 type fakeLocator map[netip.Addr]storage.Location

@@ -47,7 +47,7 @@ func openStore(ctx context.Context, cfg appConfig) (st storage.Store, persistent
 		}
 		return s, true, nil
 	case storeRedis:
-		s, err := redis.Open(ctx, cfg.StoreURL, redis.Options{Now: cfg.Clock})
+		s, err := redis.Open(ctx, cfg.StoreURL, redis.Options{Now: cfg.Clock, Prefix: cfg.RedisPrefix})
 		if err != nil {
 			return nil, false, err
 		}

@@ -38,10 +38,10 @@ func newClient(t *testing.T, srv *httptest.Server, ua string) *client {
 	return &client{t: t, srv: srv, ua: ua, c: &http.Client{Jar: jar}}
 }
 
-// do sends a request as the browser would (same-origin fetch metadata) and
-// follows redirects; it returns the final status, URL path and body.
-func (c *client) do(method, path string, form url.Values) (int, string, string) {
-	c.t.Helper()
+// request builds a request as this browser would send it: same-origin
+// fetch metadata, its User-Agent and (through the test's trusted proxy) its
+// address.
+func (c *client) request(method, path string, form url.Values) *http.Request {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -55,7 +55,14 @@ func (c *client) do(method, path string, form url.Values) (int, string, string) 
 	if c.ip != "" {
 		req.Header.Set("X-Forwarded-For", c.ip)
 	}
-	resp, err := c.c.Do(req)
+	return req
+}
+
+// do sends a request as the browser would (same-origin fetch metadata) and
+// follows redirects; it returns the final status, URL path and body.
+func (c *client) do(method, path string, form url.Values) (int, string, string) {
+	c.t.Helper()
+	resp, err := c.c.Do(c.request(method, path, form))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -63,22 +63,9 @@ func newClockedServer(t *testing.T) (*httptest.Server, *app, *testClock) {
 // redirects: it returns the status, the Location header and the body.
 func (c *client) send(method, path string, form url.Values) (int, string, string) {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, c.srv.URL+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("User-Agent", c.ua)
-	if c.ip != "" {
-		req.Header.Set("X-Forwarded-For", c.ip)
-	}
 	noFollow := *c.c
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := noFollow.Do(req)
+	resp, err := noFollow.Do(c.request(method, path, form))
 	if err != nil {
 		c.t.Fatal(err)
 	}

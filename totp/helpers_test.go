@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,3 +162,31 @@ func (failingStore) GetTOTP(context.Context, string) (*storage.TOTPCredential, e
 }
 
 func containsBytes(haystack, needle []byte) bool { return bytes.Contains(haystack, needle) }
+
+// expectOneWinner runs attempt n times at once and checks that exactly one
+// succeeds and every other is refused with ErrInvalidCode: the atomic
+// single-use rules of the store, under a real race.
+func expectOneWinner(t *testing.T, n int, attempt func() error) {
+	t.Helper()
+	var ok, invalid atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			switch err := attempt(); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrInvalidCode):
+				invalid.Add(1)
+			default:
+				t.Errorf("got %v, want nil or ErrInvalidCode", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 1 || invalid.Load() != int32(n-1) {
+		t.Errorf("got %d successes and %d rejections, want 1 and %d", ok.Load(), invalid.Load(), n-1)
+	}
+}

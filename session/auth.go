@@ -216,6 +216,10 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
 // out all other sessions") and returns how many it ended. It records an
 // "other_sessions_revoked" event. The HTTP handler requires a recent
 // authentication first; Go callers decide for themselves.
+//
+// If the same handler called [Manager.Elevate] first, pass the *Session
+// Elevate returned: the one in the request context carries the token that
+// Elevate retired, and every session — the new one included — would end.
 func (m *Manager) RevokeOthers(ctx context.Context, current *Session) (int, error) {
 	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash)
 	if err != nil {

@@ -118,18 +118,23 @@ WHERE token_hash = $1`,
 	return nil
 }
 
-// RotateSession replaces the session old by sess in one statement: the
-// insert reads the deleted row, so nothing is stored if old is gone
-// (ErrNotFound), and a conflict on sess's token hash or handle undoes the
-// delete (ErrConflict). The notice that old died is sent on commit.
+// RotateSession replaces the session old by sess in one UPDATE of old's
+// row: nothing is stored if old is gone (ErrNotFound), and a conflict on
+// sess's token hash or handle changes nothing (ErrConflict). The notice
+// that old died is sent on commit.
+//
+// An UPDATE rather than DELETE + INSERT: under READ COMMITTED a revocation
+// that meets the row while the rotation holds it re-reads the row's new
+// version, and deletes the rotated session, whereas it would skip a
+// deleted row and never see an inserted one, so the rotated session would
+// survive a revocation that began before the rotation committed.
 func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, sess *storage.Session) error {
 	args := append([]any{old[:], s.channel}, sessionValues(sess)...)
-	tag, err := s.pool.Exec(ctx, `WITH old AS (
-	DELETE FROM sessions WHERE token_hash = $1
-	RETURNING pg_notify($2, `+sqlPayload("token_hash", "user_id")+`)
-)
-INSERT INTO sessions (`+sessionColumns+`)
-SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM old`,
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET (`+sessionColumns+`) =
+	($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+FROM (SELECT user_id FROM sessions WHERE token_hash = $1) AS old
+WHERE sessions.token_hash = $1
+RETURNING pg_notify($2, `+sqlPayload("$1", "old.user_id")+`)`,
 		args...)
 	if err != nil {
 		return wrap(ctx, "rotate session", err)

@@ -22,6 +22,7 @@ func concurrencyCases() []testCase {
 		{"SameSessionIsRotatedOnce", testRaceRotate},
 		{"RevokingAndReadingOneUsersSessions", testRaceRevokeAndRead},
 		{"RevokeUserSessionsRacingCreateSession", testRaceRevokeUserVsCreate},
+		{"RevocationRacingRotateSessionLeavesNoSession", testRaceRevokeVsRotate},
 		{"ConcurrentAppendsGetDistinctIDs", testRaceAppendEvents},
 	}
 }
@@ -312,6 +313,57 @@ func testRaceRevokeUserVsCreate(t *testing.T, e *env) {
 		}
 		if revoked < pre {
 			t.Errorf("round %d: RevokeUserSessions returned %d, want at least the %d earlier sessions", round, revoked, pre)
+		}
+	}
+}
+
+// testRaceRevokeVsRotate races a revocation of a user's sessions with a
+// rotation of one of them: whichever commits first, no session of the user
+// is left once both have returned (a rotation that wins is revoked after
+// it; one that loses finds nothing to rotate). A backend that rotates by
+// delete and insert can let the rotated session slip past a revocation
+// already under way.
+func testRaceRevokeVsRotate(t *testing.T, e *env) {
+	const rounds = 20
+	clients := e.clients()
+	for round := range rounds {
+		old := newSession(randomID(), now())
+		mustCreateSession(t, e.store, old)
+		next := rotated(old, now())
+		var (
+			wg                  sync.WaitGroup
+			start               = make(chan struct{})
+			rotateErr, revokeEr error
+		)
+		wg.Go(func() {
+			<-start
+			rotateErr = clients[0].RotateSession(t.Context(), old.TokenHash, next)
+		})
+		wg.Go(func() {
+			<-start
+			if round%2 == 0 {
+				_, revokeEr = clients[len(clients)-1].RevokeUserSessions(t.Context(), old.UserID, storage.TokenHash{})
+			} else {
+				_, revokeEr = clients[len(clients)-1].RevokeSession(t.Context(), old.UserID, old.Handle)
+				if errors.Is(revokeEr, storage.ErrNotFound) {
+					// The rotation won and the handle was not found:
+					// the revocation must see the rotated session.
+					revokeEr = errors.New("RevokeSession missed the session while it was rotated")
+				}
+			}
+		})
+		close(start)
+		wg.Wait()
+		if rotateErr != nil && !errors.Is(rotateErr, storage.ErrNotFound) {
+			t.Fatalf("round %d: RotateSession racing a revocation: got error %v, want nil or ErrNotFound", round, rotateErr)
+		}
+		if revokeEr != nil {
+			t.Fatalf("round %d: revocation racing RotateSession: got error %v, want nil", round, revokeEr)
+		}
+		checkNoSession(t, e.store, old.TokenHash)
+		checkNoSession(t, e.store, next.TokenHash)
+		if got := mustListSessions(t, e.store, old.UserID); len(got) != 0 {
+			t.Fatalf("round %d: ListSessions after a revocation racing a rotation: got %d sessions, want 0", round, len(got))
 		}
 	}
 }

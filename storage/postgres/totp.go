@@ -157,18 +157,18 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 }
 
 // ReserveAttempt applies p.Next to userID's throttle in one transaction:
-// the row is created if missing, then locked with SELECT ... FOR UPDATE, so
-// concurrent attempts queue and each sees the previous one's result.
+// one upsert creates the row if missing and locks it either way, so
+// concurrent attempts queue and each sees the previous one's result. (An
+// INSERT ... DO NOTHING followed by SELECT ... FOR UPDATE would find no
+// row when a ResetAttempts deletes it in between.)
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	var cur, next storage.Throttle
 	var policyErr error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		b.Queue(`INSERT INTO attempt_throttles (user_id, failures) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`, userID)
 		var lockedUntil *time.Time
-		b.Queue(`SELECT failures, locked_until FROM attempt_throttles WHERE user_id = $1 FOR UPDATE`, userID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&cur.Failures, &lockedUntil) })
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO attempt_throttles (user_id, failures) VALUES ($1, 0)
+ON CONFLICT (user_id) DO UPDATE SET failures = attempt_throttles.failures
+RETURNING failures, locked_until`, userID).Scan(&cur.Failures, &lockedUntil); err != nil {
 			return err
 		}
 		cur.LockedUntil = timeOrZero(lockedUntil)

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -233,13 +234,77 @@ func testNotifyNotOnExpiry(t *testing.T, e *env) {
 	}
 }
 
+// stateAtNotice subscribes to c a check that runs inside the subscriber,
+// at the moment a notice is delivered: what the notice revokes must
+// already be gone when read through c. A notice sent before the commit
+// finds it still there. The check reads through the store from inside fn,
+// which a real subscriber must not do (fn must not block), but a read is
+// quick and this one runs only in the test.
+func stateAtNotice(t *testing.T, c storage.Store) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		errs []string
+	)
+	cancel, err := c.Subscribe(func(rev storage.Revocation) {
+		if rev.Reset {
+			return
+		}
+		ctx := t.Context()
+		var found string
+		if rev.TokenHash.IsZero() {
+			if list, err := c.ListSessions(ctx, rev.UserID); err == nil && len(list) > 0 {
+				found = fmt.Sprintf("%d sessions of the user", len(list))
+			}
+		} else {
+			if _, err := c.GetSession(ctx, rev.TokenHash); err == nil {
+				found = "the session"
+			}
+			if _, err := c.GetAppGrant(ctx, rev.TokenHash); err == nil {
+				found = "the app grant"
+			}
+		}
+		if found != "" {
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf("notice %s delivered while %s could still be read", describe(rev), found))
+			mu.Unlock()
+		}
+	})
+	if errors.Is(err, storage.ErrNoNotifier) {
+		t.Skip("Subscribe returned storage.ErrNoNotifier: the backend has no notifier")
+	}
+	if err != nil {
+		t.Fatalf("Subscribe: got error %v, want nil", err)
+	}
+	t.Cleanup(cancel)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(errs)
+	}
+}
+
 // testNotifyAfterCommit checks that a subscriber that reacts to a notice
 // reads the new state: the notice is sent after the change is committed.
+// Subscribers of every client check the state the moment they are called
+// (in-process delivery on the revoking client, cross-client delivery on
+// the peer), and once more after the notice arrived.
 func testNotifyAfterCommit(t *testing.T, e *env) {
 	clients := e.clients()
 	reader := clients[len(clients)-1] // the peer if there is one
 	s := e.store
 	r, _ := subscribe(t, reader)
+	var checks []func() []string
+	for _, c := range clients {
+		checks = append(checks, stateAtNotice(t, c))
+	}
+	defer func() {
+		for _, check := range checks {
+			for _, msg := range check() {
+				t.Error(msg)
+			}
+		}
+	}()
 
 	x := newSession(randomID(), now())
 	mustCreateSession(t, s, x)

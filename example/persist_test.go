@@ -149,3 +149,50 @@ func TestDescribeStoreHidesPasswords(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestDatabaseReadableByTheOwnerOnly(t *testing.T) {
+	t.Parallel()
+	// A data directory made beforehand, with the usual mode 0755: only
+	// the files' own modes keep other local users out.
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	checkModes := func(t *testing.T) {
+		t.Helper()
+		for _, name := range []string{"sessions.db", "sessions.db-wal", "sessions.db-shm"} {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if errors.Is(err, fs.ErrNotExist) && name != "sessions.db" {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != 0o600 {
+				t.Errorf("%s: got mode %v, want 0600", name, got)
+			}
+		}
+	}
+
+	srv, a := serveFrom(t, dir, storeSQLite)
+	c := newClient(t, srv, chromeMac)
+	c.expectRedirect("POST", "/signup", url.Values{"username": {"alice"}, "password": {"alice-password"}}, "/?m=welcome")
+	checkModes(t)
+	srv.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a database left readable by an earlier version is restricted on start", func(t *testing.T) {
+		if err := os.Chmod(filepath.Join(dir, "sessions.db"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srv, a := serveFrom(t, dir, storeSQLite)
+		t.Cleanup(func() { srv.Close(); a.Close() })
+		newClient(t, srv, iphone).expectRedirect("POST", "/login", url.Values{"username": {"alice"}, "password": {"alice-password"}}, "/")
+		checkModes(t)
+	})
+}

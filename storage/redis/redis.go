@@ -49,8 +49,10 @@
 //
 // Index entries whose session or grant is gone (expired by TTL, evicted)
 // are pruned lazily when the user's list is read or revoked, and by
-// [Store.DeleteExpiredSessions]; events by [Store.DeleteEventsBefore]:
-// nothing grows without bound if the application sweeps periodically.
+// [Store.DeleteExpiredSessions], which every Store runs in the background
+// every [Options.SweepInterval]; events by [Store.DeleteEventsBefore]. A
+// session's TTL alone would leave its index entry and sweep-set member
+// behind for good.
 // Times are stored as unix nanoseconds and round-trip exactly.
 //
 // # Revocation bound
@@ -104,6 +106,13 @@ type Options struct {
 	// listener's subscription to be confirmed by the server before it
 	// gives up with an error. The default is 10 seconds.
 	SubscribeTimeout time.Duration
+
+	// SweepInterval is how often the Store runs [Store.DeleteExpiredSessions]
+	// at [Options.Now] in the background, until [Store.Close], to remove
+	// the index entries of sessions whose keys expired. Several instances
+	// sweeping the same prefix is harmless. The default (zero or negative)
+	// is one minute.
+	SweepInterval time.Duration
 }
 
 // Store is a [storage.Store] on Redis. It is safe for concurrent use. Create
@@ -115,13 +124,17 @@ type Store struct {
 	now       func() time.Time
 	scripts   scripts
 	notifier  *notifier
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{} // closed when the sweep returns
 }
 
 var _ storage.Store = (*Store)(nil)
 
-// New returns a Store on client. The client stays the caller's: [Store.Close]
-// does not close it. New does no I/O; it returns an error if client is nil
-// or is a cluster or ring client (whose keys span several servers).
+// New returns a Store on client and starts its background sweep (see
+// [Options.SweepInterval]). The client stays the caller's: [Store.Close]
+// does not close it. New does no I/O itself; it returns an error if client
+// is nil or is a cluster or ring client (whose keys span several servers).
 func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	switch client.(type) {
 	case nil:
@@ -141,14 +154,38 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if opts.HealthCheckInterval <= 0 {
 		opts.HealthCheckInterval = 5 * time.Second
 	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Minute
+	}
+	bg, stop := context.WithCancel(context.Background())
 	s := &Store{
-		client:  client,
-		prefix:  opts.Prefix,
-		now:     opts.Now,
-		scripts: newScripts(),
+		client:    client,
+		prefix:    opts.Prefix,
+		now:       opts.Now,
+		scripts:   newScripts(),
+		stopSweep: stop,
+		sweepDone: make(chan struct{}),
 	}
 	s.notifier = newNotifier(client, opts.Prefix+"revocations", opts.SubscribeTimeout, opts.HealthCheckInterval)
+	go s.sweepLoop(bg, opts.SweepInterval)
 	return s, nil
+}
+
+// sweepLoop runs DeleteExpiredSessions every interval until ctx is done. A
+// failed sweep is retried at the next tick: expired sessions are rejected
+// by their expiry meanwhile, and their keys vanish by TTL.
+func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
+	defer close(s.sweepDone)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.DeleteExpiredSessions(ctx, s.now())
+		}
+	}
 }
 
 // Open connects to the Redis server at url (the redis:// or rediss:// form
@@ -182,10 +219,12 @@ func redactURLError(err error) error {
 	return err
 }
 
-// Close stops the revocation listener and, if the store was made by [Open],
-// closes the client. Subscribers get no further calls and Subscribe fails;
-// on a store made by [Open], every call fails.
+// Close stops the background sweep and the revocation listener and, if the
+// store was made by [Open], closes the client. Subscribers get no further
+// calls and Subscribe fails; on a store made by [Open], every call fails.
 func (s *Store) Close() error {
+	s.stopSweep()
+	<-s.sweepDone
 	s.notifier.close()
 	if s.ownClient {
 		if err := s.client.Close(); err != nil {

@@ -17,6 +17,7 @@ func concurrencyCases() []testCase {
 	return []testCase{
 		{"SameTOTPStepIsAcceptedOnce", testRaceTOTPStep},
 		{"SameRecoveryCodeIsConsumedOnce", testRaceRecoveryCode},
+		{"ConcurrentReplaceRecoveryCodesLeavesOneSet", testRaceReplaceRecoveryCodes},
 		{"ReserveAttemptAdmitsExactlyTheFreeAttempts", testRaceReserveAttempt},
 		{"SameTokenHashIsCreatedOnce", testRaceCreateSession},
 		{"SameSessionIsRotatedOnce", testRaceRotate},
@@ -109,6 +110,59 @@ func testRaceRecoveryCode(t *testing.T, e *env) {
 		t.Errorf("concurrent ConsumeRecoveryCode of %d codes: got %d successes, want %d", len(left), ok, len(left))
 	}
 	checkCount(t, s, "after consuming every code", user, 0)
+}
+
+// testRaceReplaceRecoveryCodes races regenerations of one user's codes,
+// each with its own set: exactly one whole set survives, the last one
+// stored, never a mix or the union of two (under READ COMMITTED, each
+// replacement's delete can miss another's fresh inserts).
+func testRaceReplaceRecoveryCodes(t *testing.T, e *env) {
+	const (
+		rounds = 5
+		size   = 4
+	)
+	s := e.store
+	for round := range rounds {
+		user := randomID()
+		mustReplace(t, s, user, newHashes(size))
+		sets := make([][]storage.TokenHash, racers/5)
+		for i := range sets {
+			sets[i] = newHashes(size)
+		}
+		clients := e.clients()
+		errs := make([]error, len(sets))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range sets {
+			wg.Go(func() {
+				<-start
+				errs[i] = clients[i%len(clients)].ReplaceRecoveryCodes(t.Context(), user, sets[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, err := range errs {
+			checkErr(t, "ReplaceRecoveryCodes racing another", err, nil)
+		}
+		if n := mustCount(t, s, user); n != size {
+			t.Fatalf("round %d: CountRecoveryCodes after concurrent replacements of %d codes: got %d, want %d", round, size, n, size)
+		}
+		// The survivor is one whole set: consuming its first code finds
+		// which, and then every other code of it is there too.
+		var winner []storage.TokenHash
+		for _, set := range sets {
+			if s.ConsumeRecoveryCode(t.Context(), user, set[0]) == nil {
+				winner = set
+				break
+			}
+		}
+		if winner == nil {
+			t.Fatalf("round %d: no replacement's set survived", round)
+		}
+		for _, h := range winner[1:] {
+			checkErr(t, "ConsumeRecoveryCode of the surviving set", s.ConsumeRecoveryCode(t.Context(), user, h), nil)
+		}
+	}
 }
 
 func testRaceReserveAttempt(t *testing.T, e *env) {

@@ -130,7 +130,11 @@ func TestSecondFactorStep(t *testing.T) {
 		if status, _, _ := p.send("POST", "/login/2fa", url.Values{"code": {right}}); status != http.StatusTooManyRequests {
 			t.Errorf("the right code during a lockout: got %d, want 429", status)
 		}
+		// After the lockout the half-finished sign-in has expired too
+		// (session.Config.PendingTimeout): sign in again, then the code works.
 		clock.Advance(2 * time.Hour)
+		p.expectRedirect("POST", "/login/2fa", url.Values{"code": {code(t, clock, secret)}}, "/login?m=signed-out")
+		p.expectRedirect("POST", "/login", url.Values{"username": {demoUser}, "password": {demoPassword}}, "/login/2fa")
 		p.expectRedirect("POST", "/login/2fa", url.Values{"code": {code(t, clock, secret)}}, "/")
 	})
 	t.Run("a pending sign-in can be abandoned", func(t *testing.T) {

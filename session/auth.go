@@ -20,7 +20,9 @@ import (
 // request already carried is revoked first. level is
 // [storage.AuthPassword] for a user without a second factor, or
 // [storage.AuthPendingSecondFactor] when one must still be given (the totp
-// package's SignIn chooses for you). Login records a "signed_in" event.
+// package's SignIn chooses for you); a pending session expires after
+// [Config.PendingTimeout] unless the second factor completes it. Login
+// records a "signed_in" event.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel) (*Session, error) {
 	if userID == "" || len(userID) > MaxUserIDLength || !utf8.ValidString(userID) {
 		return nil, fmt.Errorf("session: Login: user ID must be 1 to %d bytes of UTF-8", MaxUserIDLength)
@@ -47,12 +49,16 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		return nil, err
 	}
 	act := m.activity(ctx, r, now)
+	lifetime := m.cfg.AbsoluteTimeout
+	if level == storage.AuthPendingSecondFactor {
+		lifetime = min(m.cfg.PendingTimeout, lifetime)
+	}
 	st := &storage.Session{
 		TokenHash:  storage.HashToken(token),
 		Handle:     handle,
 		UserID:     userID,
 		CreatedAt:  now,
-		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
+		ExpiresAt:  now.Add(lifetime),
 		AuthLevel:  level,
 		AuthAt:     now,
 		LastSeenAt: now,
@@ -110,6 +116,11 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	}
 	now := m.cfg.Clock()
 	old := st.TokenHash
+	if st.AuthLevel == storage.AuthPendingSecondFactor {
+		// The sign-in completes now: from a short PendingTimeout to the
+		// session's full lifetime, counted from its creation.
+		st.ExpiresAt = st.CreatedAt.Add(m.cfg.AbsoluteTimeout)
+	}
 	st.TokenHash = storage.HashToken(token)
 	st.AuthLevel = level
 	st.AuthAt = now

@@ -20,6 +20,7 @@ const (
 	DefaultInsecureCookieName    = "session"
 	DefaultAbsoluteTimeout       = 30 * 24 * time.Hour
 	DefaultIdleTimeout           = 7 * 24 * time.Hour
+	DefaultPendingTimeout        = 10 * time.Minute
 	DefaultReauthWindow          = 15 * time.Minute
 	DefaultTouchInterval         = time.Minute
 	DefaultRevocationTTL         = 30 * time.Second
@@ -72,6 +73,12 @@ type Config struct {
 	// 7 days. Activity is recorded at most once per TouchInterval, so the
 	// effective idle timeout is up to TouchInterval longer.
 	IdleTimeout time.Duration
+
+	// PendingTimeout is how long a sign-in may wait for its second factor:
+	// a session at storage.AuthPendingSecondFactor expires that long after
+	// it was created. Completing the second factor ([Manager.Elevate]) gives
+	// it the full AbsoluteTimeout from its creation. Default 10 minutes.
+	PendingTimeout time.Duration
 
 	// ReauthWindow is how recent an authentication must be for sensitive
 	// actions (revoke other sessions, revoke all, TOTP changes). Default 15
@@ -164,6 +171,7 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.AbsoluteTimeout, DefaultAbsoluteTimeout)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.PendingTimeout, DefaultPendingTimeout)
 	setDefault(&c.ReauthWindow, DefaultReauthWindow)
 	setDefault(&c.TouchInterval, DefaultTouchInterval)
 	setDefault(&c.StorageTimeout, DefaultStorageTimeout)
@@ -199,7 +207,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("cookie name %q needs Secure cookies (Insecure is set)", c.CookieName))
 	}
 	for name, d := range map[string]time.Duration{
-		"AbsoluteTimeout": c.AbsoluteTimeout, "IdleTimeout": c.IdleTimeout, "ReauthWindow": c.ReauthWindow,
+		"AbsoluteTimeout": c.AbsoluteTimeout, "IdleTimeout": c.IdleTimeout, "PendingTimeout": c.PendingTimeout, "ReauthWindow": c.ReauthWindow,
 		"TouchInterval": c.TouchInterval, "RevocationTTL": c.RevocationTTL, "StorageTimeout": c.StorageTimeout,
 		"EventRetention": c.EventRetention,
 	} {

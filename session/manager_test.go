@@ -648,3 +648,39 @@ func TestClientIPThroughTrustedProxies(t *testing.T) {
 		t.Error("an unsupported ProxyHeader was accepted")
 	}
 }
+
+// TestPendingSignInExpiresQuickly: a half-signed-in session lives
+// PendingTimeout; completing the second factor gives it the full lifetime.
+func TestPendingSignInExpiresQuickly(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	m := newTestManager(t, newMemoryStore(t), clock, nil)
+	login := func() (string, *Session) {
+		w := httptest.NewRecorder()
+		s, err := m.Login(w, httptest.NewRequest("POST", "/", nil), "alice", storage.AuthPendingSecondFactor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.Result().Cookies()[0].Value, s
+	}
+	abandoned, s := login()
+	if want := s.CreatedAt.Add(DefaultPendingTimeout); !s.ExpiresAt.Equal(want) {
+		t.Fatalf("pending session expires %v, want %v", s.ExpiresAt, want)
+	}
+	completed, _ := login()
+	w := httptest.NewRecorder()
+	done, err := m.Elevate(w, cookieRequest(m, completed), storage.AuthSecondFactor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := done.CreatedAt.Add(DefaultAbsoluteTimeout); !done.ExpiresAt.Equal(want) {
+		t.Errorf("completed session expires %v, want %v", done.ExpiresAt, want)
+	}
+	clock.Advance(DefaultPendingTimeout + time.Second)
+	if _, err := m.Check(cookieRequest(m, abandoned)); !errors.Is(err, ErrExpired) {
+		t.Errorf("abandoned pending sign-in: got %v, want ErrExpired", err)
+	}
+	if _, err := m.Check(cookieRequest(m, w.Result().Cookies()[0].Value)); err != nil {
+		t.Errorf("completed sign-in: %v", err)
+	}
+}

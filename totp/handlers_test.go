@@ -332,7 +332,7 @@ func TestHTTPLockoutAcrossSessions(t *testing.T) {
 		}
 	}
 	// Each failure from a different session (a different device).
-	for i := range DefaultPolicy.FreeAttempts {
+	for i := range DefaultPolicy().FreeAttempts {
 		b := app.browser(t)
 		b.login("alice")
 		if r := b.do("POST", "/auth/totp/verify", wrong); r.status != http.StatusForbidden || r.errorCode(t) != "invalid_code" {
@@ -354,7 +354,7 @@ func TestHTTPLockoutAcrossSessions(t *testing.T) {
 	if b.whoami() != http.StatusUnauthorized {
 		t.Fatal("signed in while locked")
 	}
-	app.clock.Advance(DefaultPolicy.BaseLockout)
+	app.clock.Advance(DefaultPolicy().BaseLockout)
 	if r := b.do("POST", "/auth/totp/verify", right); r.status != 200 {
 		t.Fatalf("after the lockout: got %d %s, want 200", r.status, r.body)
 	}

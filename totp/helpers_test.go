@@ -190,3 +190,14 @@ func expectOneWinner(t *testing.T, n int, attempt func() error) {
 		t.Errorf("got %d successes and %d rejections, want 1 and %d", ok.Load(), invalid.Load(), n-1)
 	}
 }
+
+// withStore returns a second Service on the same Manager and keys that
+// uses store.
+func (e *testEnv) withStore(t testing.TB, store storage.Store) *Service {
+	t.Helper()
+	svc, err := New(Config{Manager: e.mgr, Issuer: "Example", Keys: e.keys, Clock: e.clock.Now, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}

@@ -129,7 +129,7 @@ func TestRecoveryCodesShareTheThrottle(t *testing.T) {
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
 	_, codes := env.enroll(t, "alice")
-	for i := range DefaultPolicy.FreeAttempts {
+	for i := range DefaultPolicy().FreeAttempts {
 		var err error
 		if i%2 == 0 {
 			err = env.svc.Verify(ctx, "alice", "000000x")
@@ -143,8 +143,32 @@ func TestRecoveryCodesShareTheThrottle(t *testing.T) {
 	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); !errors.Is(err, ErrLocked) {
 		t.Fatalf("right recovery code while locked: got %v, want ErrLocked", err)
 	}
-	env.clock.Advance(DefaultPolicy.BaseLockout)
+	env.clock.Advance(DefaultPolicy().BaseLockout)
 	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); err != nil {
 		t.Fatalf("after the lockout: got %v, want nil (the locked attempt must not have used the code)", err)
+	}
+}
+
+// failingDelete is a store whose credential deletion fails.
+type failingDelete struct{ storage.Store }
+
+func (failingDelete) DeleteTOTP(context.Context, string) error { return errors.New("test: outage") }
+
+// TestDisableRemovesCodesFirst: if turning the second factor off fails
+// half-way, the old recovery codes are already gone, so they can never
+// pair with a later enrollment.
+func TestDisableRemovesCodesFirst(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	_, codes := env.enroll(t, "alice")
+	broken := env.withStore(t, failingDelete{env.store})
+	if err := broken.Disable(context.Background(), "alice"); err == nil {
+		t.Fatal("Disable succeeded on a failing store")
+	}
+	if n, err := env.store.CountRecoveryCodes(context.Background(), "alice"); err != nil || n != 0 {
+		t.Errorf("after a failed Disable: %d recovery codes left (%v), want 0", n, err)
+	}
+	if err := env.svc.VerifyRecoveryCode(context.Background(), "alice", codes[0]); !errors.Is(err, ErrInvalidCode) {
+		t.Errorf("an old recovery code after a failed Disable: got %v, want ErrInvalidCode", err)
 	}
 }

@@ -265,14 +265,17 @@ func (s *Service) Disable(ctx context.Context, userID string) error {
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("totp: read credential: %w", err)
 	}
+	// Codes first: if the second delete fails, a retry finds the
+	// credential still there, and old codes can never outlive it to pair
+	// with a later enrollment.
+	if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil); err != nil {
+		return fmt.Errorf("totp: delete recovery codes: %w", err)
+	}
 	if err := s.store.DeleteTOTP(ctx, userID); err != nil {
 		return fmt.Errorf("totp: delete credential: %w", err)
 	}
 	if cred != nil && cred.Confirmed {
 		s.record(ctx, userID, storage.EventSecondFactorDisabled, "")
-	}
-	if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil); err != nil {
-		return fmt.Errorf("totp: delete recovery codes: %w", err)
 	}
 	if err := s.store.ResetAttempts(ctx, userID); err != nil {
 		return fmt.Errorf("totp: reset attempts: %w", err)

@@ -39,8 +39,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"a duplicate key secret is refused", func(c *Config) { c.Keys = []Key{k1, {ID: "b", Secret: k1.Secret}} }},
 		{"a skew of 2 is refused", func(c *Config) { c.Skew = 2 }},
 		{"a skew of -2 is refused", func(c *Config) { c.Skew = -2 }},
-		{"a policy above 100 failures is refused", func(c *Config) { c.Policy = DefaultPolicy; c.Policy.MaxFailures = 101 }},
-		{"a policy without free attempts is refused", func(c *Config) { c.Policy = DefaultPolicy; c.Policy.FreeAttempts = 0 }},
+		{"a policy above 100 failures is refused", func(c *Config) { c.Policy = DefaultPolicy(); c.Policy.MaxFailures = 101 }},
+		{"a policy without free attempts is refused", func(c *Config) { c.Policy = DefaultPolicy(); c.Policy.FreeAttempts = 0 }},
 		{"a policy with a zero lockout is refused", func(c *Config) { c.Policy = storage.AttemptPolicy{FreeAttempts: 1, MaxFailures: 10} }},
 		{"a negative recovery code count is refused", func(c *Config) { c.RecoveryCodeCount = -1 }},
 		{"more than 100 recovery codes are refused", func(c *Config) { c.RecoveryCodeCount = 101 }},
@@ -63,8 +63,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if svc.skew != 1 || svc.policy != DefaultPolicy || svc.codeCount != 10 || svc.store == nil {
-			t.Errorf("got skew %d policy %+v codes %d, want 1, %+v, 10", svc.skew, svc.policy, svc.codeCount, DefaultPolicy)
+		if svc.skew != 1 || svc.policy != DefaultPolicy() || svc.codeCount != 10 || svc.store == nil {
+			t.Errorf("got skew %d policy %+v codes %d, want 1, %+v, 10", svc.skew, svc.policy, svc.codeCount, DefaultPolicy())
 		}
 	})
 	t.Run("changing a key after New changes nothing", func(t *testing.T) {
@@ -292,7 +292,7 @@ func TestLockout(t *testing.T) {
 		}
 		return c
 	}
-	for i := range DefaultPolicy.FreeAttempts {
+	for i := range DefaultPolicy().FreeAttempts {
 		if err := env.svc.Verify(ctx, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
 			t.Fatalf("failure %d: got %v, want ErrInvalidCode", i+1, err)
 		}
@@ -307,26 +307,26 @@ func TestLockout(t *testing.T) {
 		if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
 			t.Fatalf("while locked: got %v, want a *LockedError", err)
 		}
-		if want := env.clock.Now().Add(DefaultPolicy.BaseLockout); !le.Until.Equal(want) {
+		if want := env.clock.Now().Add(DefaultPolicy().BaseLockout); !le.Until.Equal(want) {
 			t.Errorf("got locked until %v, want %v", le.Until, want)
 		}
 	}
 	// Locked attempts do not count: the lockout did not grow.
-	if th := env.throttle(t, "alice"); th.Failures != DefaultPolicy.FreeAttempts {
-		t.Errorf("got %d failures, want %d", th.Failures, DefaultPolicy.FreeAttempts)
+	if th := env.throttle(t, "alice"); th.Failures != DefaultPolicy().FreeAttempts {
+		t.Errorf("got %d failures, want %d", th.Failures, DefaultPolicy().FreeAttempts)
 	}
 	// One more failure after the lockout doubles it.
-	env.clock.Advance(DefaultPolicy.BaseLockout)
+	env.clock.Advance(DefaultPolicy().BaseLockout)
 	if err := env.svc.Verify(ctx, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("got %v, want ErrInvalidCode", err)
 	}
 	var le *LockedError
 	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); !errors.As(err, &le) ||
-		!le.Until.Equal(env.clock.Now().Add(2*DefaultPolicy.BaseLockout)) {
-		t.Fatalf("got %v, want locked for %v", err, 2*DefaultPolicy.BaseLockout)
+		!le.Until.Equal(env.clock.Now().Add(2*DefaultPolicy().BaseLockout)) {
+		t.Fatalf("got %v, want locked for %v", err, 2*DefaultPolicy().BaseLockout)
 	}
 	// After the lockout the right code works and resets the counter.
-	env.clock.Advance(2 * DefaultPolicy.BaseLockout)
+	env.clock.Advance(2 * DefaultPolicy().BaseLockout)
 	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}

@@ -96,15 +96,18 @@ const (
 	DefaultRecoveryCodeCount = 10
 )
 
-// DefaultPolicy is the lockout rule used when [Config.Policy] is zero: 5
-// free attempts, then a 30 s lockout that doubles with every further failure
-// up to 1 h, and never more than 100 consecutive failures (NIST SP 800-63B
-// §3.2.2).
-var DefaultPolicy = storage.AttemptPolicy{
-	FreeAttempts: 5,
-	BaseLockout:  30 * time.Second,
-	MaxLockout:   time.Hour,
-	MaxFailures:  100,
+// DefaultPolicy returns the lockout rule used when [Config.Policy] is zero:
+// 5 free attempts, then a 30 s lockout that doubles with every further
+// failure up to 1 h, and never more than 100 consecutive failures (NIST SP
+// 800-63B §3.2.2). It is a function, not a variable, so that no code in the
+// process can weaken the default for every Service.
+func DefaultPolicy() storage.AttemptPolicy {
+	return storage.AttemptPolicy{
+		FreeAttempts: 5,
+		BaseLockout:  30 * time.Second,
+		MaxLockout:   time.Hour,
+		MaxFailures:  100,
+	}
 }
 
 // NoSkew is the [Config.Skew] value that accepts codes for the current time
@@ -218,7 +221,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("totp: Config.Skew %d: must be 0 (default 1), 1 or NoSkew", cfg.Skew)
 	}
 	if cfg.Policy == (storage.AttemptPolicy{}) {
-		cfg.Policy = DefaultPolicy
+		cfg.Policy = DefaultPolicy()
 	} else if err := validPolicy(cfg.Policy); err != nil {
 		return nil, err
 	}

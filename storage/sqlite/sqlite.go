@@ -42,7 +42,8 @@
 //
 // Session and app tokens and recovery codes are stored as SHA-256 hashes
 // and TOTP secrets encrypted by the caller, so the file holds no usable
-// credential; still, keep it readable by the application only.
+// credential; still, it holds personal data. [Open] creates a new file
+// readable and writable by its owner only; keep an existing one so too.
 package sqlite
 
 import (
@@ -51,8 +52,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -164,6 +167,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, errors.New("storage/sqlite: path must name a database file (use storage/memory for an in-memory store)")
 	}
 
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+
 	origin := make([]byte, 16)
 	rand.Read(origin) // never fails (crypto/rand documents it)
 
@@ -205,6 +212,26 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	go s.sweepLoop(bg)
 	go s.pollLoop(bg, last)
 	return s, nil
+}
+
+// createPrivate creates an empty file at path, readable and writable by
+// its owner only, unless a file exists there already (whose permissions
+// are the operator's choice). SQLite gives the -wal and -shm files the
+// permissions of the database file; left to SQLite, the database would be
+// created with the umask's default, usually readable by everyone, and it
+// holds the security log, IP addresses and encrypted TOTP secrets.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storage/sqlite: open: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("storage/sqlite: open: %w", err)
+	}
+	return nil
 }
 
 // openDB returns a pool on the file at path whose every connection gets

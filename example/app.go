@@ -297,15 +297,16 @@ type message struct {
 }
 
 var messages = map[string]message{
-	"signed-out":       {Text: "You were signed out. Please sign in again.", Alert: true},
-	"logged-out":       {Text: "You are signed out."},
-	"ended-everywhere": {Text: "You were signed out everywhere.", Count: [3]string{"", "1 session ended.", "%d sessions ended."}},
-	"ended-one":        {Text: "The session was ended. That device is signed out."},
-	"ended-none":       {Text: "There were no other sessions to end."},
-	"ended-others":     {Text: "All your other sessions were ended.", Count: [3]string{"No other device was signed in.", "1 session ended.", "%d sessions ended."}},
-	"welcome":          {Text: "Welcome! Your account is ready."},
-	"not-found":        {Text: "That session no longer exists.", Alert: true},
-	"wrong-confirm":    {Text: "That password is not right, so nothing was changed.", Alert: true},
+	"signed-out":         {Text: "You were signed out. Please sign in again.", Alert: true},
+	"logged-out":         {Text: "You are signed out."},
+	"ended-everywhere":   {Text: "You were signed out everywhere.", Count: [3]string{"", "1 session ended.", "%d sessions ended."}},
+	"ended-one":          {Text: "The session was ended. That device is signed out."},
+	"ended-none":         {Text: "There were no other sessions to end."},
+	"ended-others":       {Text: "All your other sessions were ended.", Count: [3]string{"No other device was signed in.", "1 session ended.", "%d sessions ended."}},
+	"welcome":            {Text: "Welcome! Your account is ready."},
+	"not-found":          {Text: "That session no longer exists.", Alert: true},
+	"wrong-confirm":      {Text: "That password is not right, so nothing was changed.", Alert: true},
+	"too-many-passwords": {Text: "Too many wrong passwords. Please wait a while and try again; nothing was changed.", Alert: true},
 	"recovery-used": {Text: "You signed in with a recovery code. Each code works only once.", Alert: true,
 		Count: [3]string{"You have no recovery codes left: generate new ones now.", "You have 1 recovery code left.", "You have %d recovery codes left."}},
 	"2fa-enabled":     {Text: "Two-factor authentication is on. You'll need your authenticator app when you sign in."},
@@ -423,8 +424,15 @@ func (a *app) reauthenticate(w http.ResponseWriter, r *http.Request, back string
 	if a.m.RecentlyAuthenticated(s) {
 		return s, true
 	}
-	if !a.users.checkPassword(s.UserID, r.PostFormValue("password")) {
+	switch err := a.verifyOwnPassword(r.Context(), s.UserID, r.PostFormValue("password")); {
+	case errors.Is(err, errTooManyPasswords):
+		redirect(w, r, back, "too-many-passwords")
+		return nil, false
+	case errors.Is(err, errBadCredentials):
 		redirect(w, r, back, "wrong-confirm")
+		return nil, false
+	case err != nil:
+		a.serverError(w, r, err)
 		return nil, false
 	}
 	s, err := a.m.Elevate(w, r, storage.AuthPassword)

@@ -17,6 +17,9 @@ const (
 
 type appsView struct {
 	Apps []session.AppInfo
+	// NeedsConfirm: the last authentication is too old to connect an app
+	// without the password.
+	NeedsConfirm bool
 	// NewToken is the token of the app just connected, shown this once.
 	NewToken, NewTokenApp string
 }
@@ -29,7 +32,7 @@ func (a *app) appsPage(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	v := appsView{Apps: apps}
+	v := appsView{Apps: apps, NeedsConfirm: !a.m.RecentlyAuthenticated(s)}
 	if rv, ok := a.readReveal(r, s, revealAppToken); ok {
 		v.NewToken, v.NewTokenApp = rv.Secret, rv.Name
 		clearReveal(w)
@@ -39,8 +42,16 @@ func (a *app) appsPage(w http.ResponseWriter, r *http.Request) {
 
 // authorizeDemoApp stands in for an OAuth consent screen: it grants the
 // sample app access (Manager.GrantApp) and shows its token once.
+//
+// Connecting an app needs a recent authentication, like the other
+// sensitive actions: a token outlives "Log out everywhere", so a stolen
+// cookie alone must not be able to mint one.
 func (a *app) authorizeDemoApp(w http.ResponseWriter, r *http.Request) {
-	s, _ := session.FromContext(r.Context())
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s, ok := a.reauthenticate(w, r, "/apps")
+	if !ok {
+		return
+	}
 	token, _, err := a.m.GrantApp(session.WithRequest(r.Context(), r), s.UserID, demoAppName, []string{scopeProfile})
 	if err != nil {
 		a.serverError(w, r, err)

@@ -38,9 +38,16 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	u, err := a.users.authenticate(username, password)
-	if err != nil {
+	u, err := a.verifyPassword(r.Context(), username, password)
+	switch {
+	case errors.Is(err, errTooManyPasswords):
+		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Form: url.Values{"username": {username}}})
+		return
+	case errors.Is(err, errBadCredentials):
 		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong username or password.", Form: url.Values{"username": {username}}})
+		return
+	case err != nil:
+		a.serverError(w, r, err)
 		return
 	}
 	pending, err := a.tf.SignIn(w, r, u.ID)

@@ -21,25 +21,33 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, text string) {
 		a.render(w, r, status, "password", pageData{Title: "Change password", Nav: "password", Error: text})
 	}
-	if !a.users.checkPassword(s.UserID, current) {
+	switch err := a.verifyOwnPassword(r.Context(), s.UserID, current); {
+	case errors.Is(err, errTooManyPasswords):
+		fail(http.StatusTooManyRequests, "Too many wrong passwords. Please wait a while and try again; nothing was changed.")
+		return
+	case errors.Is(err, errBadCredentials):
 		fail(http.StatusUnauthorized, "Your current password is not right, so nothing was changed.")
+		return
+	case err != nil:
+		a.serverError(w, r, err)
 		return
 	}
 	if next != r.PostFormValue("confirm") {
 		fail(http.StatusBadRequest, "The two new passwords differ. Type the same new password twice.")
 		return
 	}
-	if err := a.users.setPassword(s.UserID, next); errors.Is(err, errBadPassword) {
+	if err := validatePassword(next); err != nil {
 		fail(http.StatusBadRequest, "Please choose another new password: "+err.Error()+".")
-		return
-	} else if err != nil {
-		a.serverError(w, r, err)
 		return
 	}
 	// End the other sessions first: whatever happens next, a thief's
 	// session does not outlive the old password.
 	n, err := a.m.PasswordChanged(session.WithRequest(r.Context(), r), s.UserID, s)
 	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if err := a.users.setPassword(s.UserID, next); err != nil {
 		a.serverError(w, r, err)
 		return
 	}

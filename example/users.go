@@ -168,16 +168,6 @@ func (s *userStore) authenticate(username, password string) (*user, error) {
 	return u, nil
 }
 
-// checkPassword reports whether password is userID's.
-func (s *userStore) checkPassword(userID, password string) bool {
-	u, ok := s.get(userID)
-	if !ok {
-		return false
-	}
-	_, err := s.authenticate(u.Username, password)
-	return err == nil
-}
-
 // setPassword replaces userID's password.
 func (s *userStore) setPassword(userID, password string) error {
 	if err := validatePassword(password); err != nil {

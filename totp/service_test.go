@@ -598,22 +598,32 @@ func BenchmarkVerify(b *testing.B) {
 	env := newTestEnv(b, nil)
 	secret, _ := env.enroll(b, "alice")
 	ctx := context.Background()
-	codes := make([]string, b.N)
 	base := env.clock.Now()
-	for i := range codes {
-		c, err := codeAt(secret, stepAt(base)+int64(i))
+	first := stepAt(base)
+	// Codes for enough steps: a few are skipped below.
+	codes := make([]string, 2*b.N+3)
+	for k := range codes {
+		c, err := codeAt(secret, first+int64(k))
 		if err != nil {
 			b.Fatal(err)
 		}
-		codes[i] = c
+		codes[k] = c
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := range b.N {
-		env.clock.Advance(Period)
+	j := 0
+	for range b.N {
 		// The clock is one step ahead of the code: T-1 is inside the window.
-		if err := env.svc.Verify(ctx, "alice", codes[i]); err != nil {
+		env.clock.Set(base.Add(time.Duration(j+1) * Period))
+		if err := env.svc.Verify(ctx, "alice", codes[j]); err != nil {
 			b.Fatal(err)
 		}
+		// Six digits collide now and then: when the code of step j is also
+		// the code of a newer step in the window, that newer step is the
+		// one accepted (the newest match wins), so move past it.
+		if codes[j] == codes[j+1] || codes[j] == codes[j+2] {
+			j += 2
+		}
+		j++
 	}
 }

@@ -118,7 +118,8 @@ type Config struct {
 
 	// Unauthenticated answers requests refused by [Manager.RequireAuth]
 	// (for example a redirect to a sign-in page). Default: 401 with
-	// {"error":"unauthenticated"}.
+	// {"error":"unauthenticated"}. Routes marked with [Manager.JSONAPI] —
+	// the library's own JSON routes among them — always get the JSON 401.
 	Unauthenticated http.Handler
 
 	// ClearSiteData is the Clear-Site-Data header value sent on logout.

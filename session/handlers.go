@@ -27,7 +27,7 @@ import (
 //
 // State-changing routes are wrapped in http.CrossOriginProtection ([Manager.Protect])
 // and answer 405 to other methods; every route needs an authenticated
-// session (401 otherwise; logout also accepts a session pending its second
+// session (a JSON 401 otherwise, whatever [Config.Unauthenticated] says; logout also accepts a session pending its second
 // factor, to abandon a sign-in).
 func (m *Manager) Routes() http.Handler {
 	mux := http.NewServeMux()
@@ -39,7 +39,7 @@ func (m *Manager) Routes() http.Handler {
 	mux.Handle("GET /apps", m.RequireAuth(http.HandlerFunc(m.serveApps)))
 	mux.Handle("DELETE /apps/{id}", m.Protect(m.RequireAuth(http.HandlerFunc(m.serveRevokeApp))))
 	mux.Handle("GET /events", m.RequireAuth(http.HandlerFunc(m.serveEvents)))
-	return mux
+	return m.JSONAPI(mux)
 }
 
 func (m *Manager) serveLogout(w http.ResponseWriter, r *http.Request) {

@@ -434,8 +434,21 @@ func (m *Manager) RequireRecentAuth(next http.Handler) http.Handler {
 // PATCH and DELETE requests get 403 {"error":"cross_origin"}.
 func (m *Manager) Protect(next http.Handler) http.Handler { return m.cop.Handler(next) }
 
+type jsonAPIKey struct{}
+
+// JSONAPI marks h as a JSON API: [Manager.RequireAuth] and
+// [Manager.RequireRecentAuth] inside it answer 401 {"error":"unauthenticated"}
+// in JSON even when [Config.Unauthenticated] is set (typically to redirect
+// browsers to a sign-in page). [Manager.Routes] is marked already; the totp
+// package's routes too. Use it for your own JSON endpoints.
+func (m *Manager) JSONAPI(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), jsonAPIKey{}, true)))
+	})
+}
+
 func (m *Manager) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	if m.cfg.Unauthenticated != nil {
+	if api, _ := r.Context().Value(jsonAPIKey{}).(bool); m.cfg.Unauthenticated != nil && !api {
 		m.cfg.Unauthenticated.ServeHTTP(w, r)
 		return
 	}

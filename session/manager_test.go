@@ -684,3 +684,28 @@ func TestPendingSignInExpiresQuickly(t *testing.T) {
 		t.Errorf("completed sign-in: %v", err)
 	}
 }
+
+// TestJSONRoutesIgnoreTheBrowserRedirect: an app whose Unauthenticated
+// handler redirects browsers to a sign-in page still gets JSON 401s from
+// the library's JSON routes.
+func TestJSONRoutesIgnoreTheBrowserRedirect(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), func(c *Config) {
+		c.Unauthenticated = http.RedirectHandler("/login", http.StatusSeeOther)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
+	mux.Handle("GET /page", m.RequireAuth(http.NotFoundHandler()))
+	mux.Handle("GET /api/me", m.JSONAPI(m.RequireAuth(http.NotFoundHandler())))
+	h := m.Handler(mux)
+	for path, want := range map[string]int{"/auth/sessions": 401, "/api/me": 401, "/page": 303} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != want {
+			t.Errorf("GET %s: got %d, want %d", path, w.Code, want)
+		}
+		if want == 401 && !strings.Contains(w.Body.String(), `"unauthenticated"`) {
+			t.Errorf("GET %s: body %q is not the JSON error", path, w.Body.String())
+		}
+	}
+}

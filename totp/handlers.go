@@ -66,7 +66,7 @@ func (s *Service) Routes() http.Handler {
 	mux.Handle("POST /totp/verify", m.Protect(http.HandlerFunc(s.serveVerify)))
 	mux.Handle("POST /totp/disable", m.Protect(m.RequireRecentAuth(http.HandlerFunc(s.serveDisable))))
 	mux.Handle("POST /totp/recovery-codes", m.Protect(m.RequireRecentAuth(http.HandlerFunc(s.serveRegenerate))))
-	return mux
+	return m.JSONAPI(mux)
 }
 
 // codeBody is the request of the routes that check a code.

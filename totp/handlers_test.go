@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
+	"github.com/sessionguard/sessionguard/storage/memory"
 )
 
 // testApp is a small application using the Service, served over TLS
@@ -580,5 +581,30 @@ func TestSignInFailsClosed(t *testing.T) {
 	}
 	if c := w.Result().Cookies(); len(c) != 0 {
 		t.Errorf("SignIn failed but set %d cookies", len(c))
+	}
+}
+
+// TestRoutesAnswerJSONWhenTheAppRedirects: an app that sends unsigned-in
+// browsers to a sign-in page still gets JSON 401s from the TOTP routes.
+func TestRoutesAnswerJSONWhenTheAppRedirects(t *testing.T) {
+	t.Parallel()
+	st := memory.New(memory.Options{})
+	t.Cleanup(func() { st.Close() })
+	pair, _ := session.GenerateKeyPair()
+	mgr, err := session.New(session.Config{Store: st, Keys: []session.KeyPair{pair},
+		Unauthenticated: http.RedirectHandler("/login", http.StatusSeeOther)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close() })
+	svc, err := New(Config{Manager: mgr, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mgr.Handler(http.StripPrefix("/auth", svc.Routes()))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/auth/totp", nil))
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `"unauthenticated"`) {
+		t.Errorf("GET /auth/totp without a session: got %d %q, want a JSON 401", w.Code, w.Body.String())
 	}
 }

@@ -127,11 +127,7 @@ func (a *app) confirmEnrollment(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	if err := a.setReveal(w, s, revealed{Kind: revealRecoveryCodes, Codes: codes}); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	redirect(w, r, "/two-factor/recovery-codes", "2fa-enabled")
+	a.showRecoveryCodes(w, r, s, codes, "2fa-enabled")
 }
 
 // cancelEnrollment drops a setup that was not confirmed. It never turns
@@ -206,11 +202,17 @@ func (a *app) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
+	a.showRecoveryCodes(w, r, s, codes, "")
+}
+
+// showRecoveryCodes hands a fresh set of recovery codes to the next page,
+// which shows them once, and redirects there with the message key msg.
+func (a *app) showRecoveryCodes(w http.ResponseWriter, r *http.Request, s *session.Session, codes []string, msg string) {
 	if err := a.setReveal(w, s, revealed{Kind: revealRecoveryCodes, Codes: codes}); err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	redirect(w, r, "/two-factor/recovery-codes", "")
+	redirect(w, r, "/two-factor/recovery-codes", msg)
 }
 
 // disableTwoFactor turns the second factor off, after a recent

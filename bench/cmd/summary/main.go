@@ -1,0 +1,115 @@
+// Command summary reads `go test -bench` output on standard input and
+// prints a Markdown table with one row per benchmark: the medians of
+// time/op, B/op and allocs/op over its runs (the centre benchstat reports)
+// and the number of runs. bench/run puts it at the top of the results file;
+// benchstat's own tables, with confidence intervals, follow it there.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"log"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// procSuffix is the -GOMAXPROCS suffix go test appends to names.
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("summary: ")
+	var order []string
+	values := map[string]map[string][]float64{} // name -> unit -> values
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+		if values[name] == nil {
+			values[name] = map[string][]float64{}
+			order = append(order, name)
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			values[name][f[i+1]] = append(values[name][f[i+1]], v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	if len(order) == 0 {
+		log.Fatal("no benchmark results on standard input")
+	}
+	fmt.Println("| benchmark | time/op | B/op | allocs/op | runs |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	for _, name := range order {
+		u := values[name]
+		fmt.Printf("| %s | %s | %s | %s | %d |\n", name,
+			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), len(u["ns/op"]))
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func format(v []float64, f func(float64) string) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	return f(median(v))
+}
+
+func duration(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return sig(ns/1e9) + " s"
+	case ns >= 1e6:
+		return sig(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return sig(ns/1e3) + " µs"
+	}
+	return sig(ns) + " ns"
+}
+
+func bytes(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return sig(b/(1<<20)) + " MiB"
+	case b >= 1<<10:
+		return sig(b/(1<<10)) + " KiB"
+	}
+	return strconv.FormatFloat(b, 'f', -1, 64) + " B"
+}
+
+func count(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }
+
+// sig formats v with three significant digits.
+func sig(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}

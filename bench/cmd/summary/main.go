@@ -1,8 +1,10 @@
 // Command summary reads `go test -bench` output on standard input and
 // prints a Markdown table with one row per benchmark: the medians of
 // time/op, B/op and allocs/op over its runs (the centre benchstat reports)
-// and the number of runs. bench/run puts it at the top of the results file;
-// benchstat's own tables, with confidence intervals, follow it there.
+// and the number of runs. Benchmarks of packages other than package bench
+// are named "<package>.<benchmark>". bench/run puts the table at the top of
+// the results file; benchstat's own tables, with confidence intervals,
+// follow it there.
 package main
 
 import (
@@ -10,11 +12,15 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
+
+// benchPackage is the package of the comparison benchmarks.
+const benchPackage = "github.com/sessionguard/sessionguard/bench"
 
 // procSuffix is the -GOMAXPROCS suffix go test appends to names.
 var procSuffix = regexp.MustCompile(`-\d+$`)
@@ -26,7 +32,15 @@ func main() {
 	values := map[string]map[string][]float64{} // name -> unit -> values
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	prefix := ""
 	for sc.Scan() {
+		if pkg, found := strings.CutPrefix(sc.Text(), "pkg: "); found {
+			prefix = ""
+			if pkg = strings.TrimSpace(pkg); pkg != benchPackage {
+				prefix = path.Base(pkg) + "."
+			}
+			continue
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
 			continue
@@ -34,7 +48,7 @@ func main() {
 		if _, err := strconv.Atoi(f[1]); err != nil {
 			continue
 		}
-		name := procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+		name := prefix + procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
 		if values[name] == nil {
 			values[name] = map[string][]float64{}
 			order = append(order, name)

@@ -230,9 +230,9 @@ func BenchmarkLogin(b *testing.B) {
 // its store, so its cost grows with the store (here about the user's own
 // sessions). sessionguard's "others=100000" first signs in 100,000 other
 // users and serves each once, which fills its default-size cache. Each
-// iteration's sessions are created with the timer stopped; run it with a
-// fixed -benchtime such as 1x (bench/run: -count 8 -benchtime 1x). gorilla's CookieStore cannot end another
-// device's session and is absent.
+// iteration's sessions are created with the timer stopped, so run it with
+// a fixed -benchtime (bench/run: -count 8 -benchtime 1x). gorilla's
+// CookieStore cannot end another device's session and is absent.
 func BenchmarkRevokeOthers(b *testing.B) {
 	type revokeCase struct {
 		lib, backend  string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"text/template"
@@ -60,5 +61,34 @@ func TestUnknownNameFails(t *testing.T) {
 	tmpl := template.Must(template.New("t").Funcs(r.funcs()).Parse(`{{time "Request/nothing"}}`))
 	if err := tmpl.Execute(&bytes.Buffer{}, nil); err == nil || !strings.Contains(err.Error(), "Request/nothing") {
 		t.Errorf("unknown benchmark: got %v, want an error naming it", err)
+	}
+}
+
+// TestReadmeIsFromResults checks that the README's Performance section is
+// exactly what bench/run writes from the committed results file: a figure
+// edited by hand, or results committed without the README, fail here.
+func TestReadmeIsFromResults(t *testing.T) {
+	r, err := parseResults("../../results.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := template.New("performance").Funcs(r.funcs()).ParseFiles("../../performance.md.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var section bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&section, "performance.md.tmpl", nil); err != nil {
+		t.Fatalf("the template does not fit bench/results.md (rerun bench/run): %v", err)
+	}
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := replaceSection(string(readme), "## Performance\n", section.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(readme) != want {
+		t.Error("README.md's Performance section is not what bench/run writes from bench/results.md: rerun bench/run (or go run ./cmd/perfdoc in bench/)")
 	}
 }

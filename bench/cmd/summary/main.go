@@ -9,7 +9,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path"
@@ -28,9 +30,16 @@ var procSuffix = regexp.MustCompile(`-\d+$`)
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("summary: ")
+	if err := summarize(os.Stdin, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// summarize reads benchmark output from in and writes the table to out.
+func summarize(in io.Reader, out io.Writer) error {
 	var order []string
 	values := map[string]map[string][]float64{} // name -> unit -> values
-	sc := bufio.NewScanner(os.Stdin)
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	prefix := ""
 	for sc.Scan() {
@@ -62,18 +71,19 @@ func main() {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	if len(order) == 0 {
-		log.Fatal("no benchmark results on standard input")
+		return errors.New("no benchmark results in the input")
 	}
-	fmt.Println("| benchmark | time/op | B/op | allocs/op | runs |")
-	fmt.Println("|---|--:|--:|--:|--:|")
+	fmt.Fprintln(out, "| benchmark | time/op | B/op | allocs/op | runs |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|")
 	for _, name := range order {
 		u := values[name]
-		fmt.Printf("| %s | %s | %s | %s | %d |\n", name,
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %d |\n", name,
 			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), len(u["ns/op"]))
 	}
+	return nil
 }
 
 func median(v []float64) float64 {

@@ -138,16 +138,30 @@ func TestAppsAPI(t *testing.T) {
 	tok2, _, _ := app.m.GrantApp(ctx, "alice", "Mail", nil)
 	clock.Advance(DefaultReauthWindow + time.Minute)
 	alice.do("POST", "/reauth", nil)
-	req, _ := http.NewRequest("POST", app.srv.URL+"/auth/sessions/revoke-all", strings.NewReader(`{"include_apps":true}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	res, err := alice.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	revokeAll := func(body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", app.srv.URL+"/auth/sessions/revoke-all", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		res, err := alice.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("revoke-all with apps: %d", res.StatusCode)
+	// A body two JSON readers understand differently is refused whole:
+	// nothing is revoked (a proxy reading the first name saw false).
+	for _, body := range []string{`{"include_apps":false,"include_apps":true}`, `{"Include_Apps":true}`, `{"include_apps":true} {}`} {
+		if got := revokeAll(body); got != 400 {
+			t.Errorf("revoke-all with body %s: got %d, want 400", body, got)
+		}
+	}
+	if alice.whoami() != "alice" {
+		t.Fatal("a refused revoke-all ended the session")
+	}
+	if got := revokeAll(`{"include_apps":true}`); got != 200 {
+		t.Fatalf("revoke-all with apps: got %d, want 200", got)
 	}
 	if _, err := app.m.CheckApp(bearerRequest(tok2)); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("app token after revoke-all with apps: %v", err)

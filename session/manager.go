@@ -110,7 +110,8 @@ type Manager struct {
 	cache         *revocationCache
 	revocationTTL time.Duration
 	ips           *clientip.Resolver
-	cop           *http.CrossOriginProtection
+	cop           *http.CrossOriginProtection // Protect and the library's routes: no bypass
+	guard         *http.CrossOriginProtection // Handler: cop plus Config.CrossOriginBypass
 	cookieSecure  bool
 
 	noStore []string // shared header values, never appended to (cap == len)
@@ -140,6 +141,7 @@ func New(cfg Config) (*Manager, error) {
 		cache:        newRevocationCache(cfg.CacheSize),
 		ips:          clientip.New(cfg.TrustedProxies, clientip.WithHeader(proxyHeader(cfg.ProxyHeader))),
 		cop:          http.NewCrossOriginProtection(),
+		guard:        http.NewCrossOriginProtection(),
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
@@ -150,10 +152,14 @@ func New(cfg Config) (*Manager, error) {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("session: Config.TrustedOrigins: %w", err)
 		}
+		_ = m.guard.AddTrustedOrigin(o) // valid: cop accepted it
 	}
-	m.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Error(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused.")
-	}))
+	for _, p := range cfg.CrossOriginBypass {
+		if err := addBypass(m.guard, p); err != nil {
+			return nil, fmt.Errorf("session: Config.CrossOriginBypass: %w", err)
+		}
+	}
+	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
 	unsub, err := cfg.Store.Subscribe(m.cache.apply)
 	switch {
 	case err == nil:
@@ -167,6 +173,23 @@ func New(cfg Config) (*Manager, error) {
 	m.revocationTTL = m.cfg.RevocationTTL
 	go m.retentionLoop()
 	return m, nil
+}
+
+// addBypass adds pattern to c, turning the panic of an invalid pattern into
+// an error.
+func addBypass(c *http.CrossOriginProtection, pattern string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("pattern %q: %v", pattern, p)
+		}
+	}()
+	c.AddInsecureBypassPattern(pattern)
+	return nil
+}
+
+// crossOriginDenied answers a request refused by cross-origin protection.
+func crossOriginDenied(w http.ResponseWriter, _ *http.Request) {
+	httpjson.Error(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused.")
 }
 
 func proxyHeader(name string) clientip.Header {
@@ -330,8 +353,19 @@ func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time
 // [RejectionFromContext]; a storage failure is answered by
 // [Config.ErrorHandler] (503 by default) and never passes as
 // authenticated.
+//
+// Every request with an unsafe method (anything but GET, HEAD and OPTIONS)
+// first passes http.CrossOriginProtection (SECURITY.md §12): a browser's
+// cross-site POST — to sign-in, the app's own forms, anything behind
+// Handler — gets 403 {"error":"cross_origin"} before its cookie is read, so
+// no other site can sign a visitor in or out, or act as them. Exempt
+// routes with [Config.CrossOriginBypass].
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.guard.Check(r) != nil {
+			crossOriginDenied(w, r)
+			return
+		}
 		s, keyIdx, err := m.check(r)
 		switch {
 		case err == nil:

@@ -152,10 +152,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 
 	// The library's JSON API, for scripts and native apps.
-	mux.Handle("/auth/", api(http.StripPrefix("/auth", a.m.Routes())))
-	totpRoutes := api(http.StripPrefix("/auth", a.tf.Routes()))
-	mux.Handle("/auth/totp", totpRoutes)
-	mux.Handle("/auth/totp/", totpRoutes)
+	mux.Handle("/auth/", api(a.m.Routes(a.tf)))
 
 	// page wraps a page for signed-in users; action wraps a state-changing
 	// form target: cross-origin protection, then a signed-in user.

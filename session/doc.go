@@ -13,7 +13,7 @@
 //	defer m.Close()
 //
 //	mux := http.NewServeMux()
-//	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
+//	mux.Handle("/auth/", m.Routes())
 //	mux.Handle("GET /account", m.RequireAuth(accountPage))
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 //		// ... verify the password, then:

@@ -111,7 +111,7 @@ type Manager struct {
 	revocationTTL time.Duration
 	ips           *clientip.Resolver
 	cop           *http.CrossOriginProtection // Protect and the library's routes: no bypass
-	guard         *http.CrossOriginProtection // Handler: cop plus Config.CrossOriginBypass
+	handlerCOP    *http.CrossOriginProtection // Handler: cop plus Config.CrossOriginBypass
 	cookieSecure  bool
 
 	noStore []string // shared header values, never appended to (cap == len)
@@ -141,7 +141,7 @@ func New(cfg Config) (*Manager, error) {
 		cache:        newRevocationCache(cfg.CacheSize),
 		ips:          clientip.New(cfg.TrustedProxies, clientip.WithHeader(proxyHeader(cfg.ProxyHeader))),
 		cop:          http.NewCrossOriginProtection(),
-		guard:        http.NewCrossOriginProtection(),
+		handlerCOP:   http.NewCrossOriginProtection(),
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
@@ -152,10 +152,10 @@ func New(cfg Config) (*Manager, error) {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("session: Config.TrustedOrigins: %w", err)
 		}
-		_ = m.guard.AddTrustedOrigin(o) // valid: cop accepted it
+		_ = m.handlerCOP.AddTrustedOrigin(o) // valid: cop accepted it
 	}
 	for _, p := range cfg.CrossOriginBypass {
-		if err := addBypass(m.guard, p); err != nil {
+		if err := addBypass(m.handlerCOP, p); err != nil {
 			return nil, fmt.Errorf("session: Config.CrossOriginBypass: %w", err)
 		}
 	}
@@ -362,7 +362,7 @@ func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time
 // routes with [Config.CrossOriginBypass].
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m.guard.Check(r) != nil {
+		if m.handlerCOP.Check(r) != nil {
 			crossOriginDenied(w, r)
 			return
 		}
@@ -415,76 +415,4 @@ func (m *Manager) reissue(w http.ResponseWriter, r *http.Request, s *Session) {
 	if err := m.setCookie(w, &p); err != nil {
 		m.cfg.Logger.Warn("session: re-issuing cookie under the newest key failed", "err", err)
 	}
-}
-
-// RequireAuth lets only fully authenticated requests through; others get
-// [Config.Unauthenticated] (401 JSON by default). A session pending its
-// second factor is refused.
-func (m *Manager) RequireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := FromContext(r.Context()); !ok {
-			m.unauthenticated(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// RequireSecondFactor lets only sessions that passed a second factor
-// through: 401 without a session, 403 {"error":"second_factor_required"}
-// for a password-only session.
-func (m *Manager) RequireSecondFactor(next http.Handler) http.Handler {
-	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, _ := FromContext(r.Context()); !s.SecondFactor() {
-			httpjson.Error(w, http.StatusForbidden, "second_factor_required", "This page requires two-factor authentication.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-}
-
-// RecentlyAuthenticated reports whether s authenticated within
-// [Config.ReauthWindow] (OWASP ASVS 7.5.2).
-func (m *Manager) RecentlyAuthenticated(s *Session) bool {
-	return s != nil && m.cfg.Clock().Sub(s.AuthAt) <= m.cfg.ReauthWindow
-}
-
-// RequireRecentAuth is [Manager.RequireAuth] plus the recent-authentication
-// rule: a session that authenticated longer ago than ReauthWindow gets 403
-// {"error":"reauth_required"}. The app then re-verifies the password (or a
-// second factor) and calls [Manager.Elevate].
-func (m *Manager) RequireRecentAuth(next http.Handler) http.Handler {
-	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, _ := FromContext(r.Context()); !m.RecentlyAuthenticated(s) {
-			httpjson.Error(w, http.StatusForbidden, "reauth_required", "Please confirm your password to continue.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-}
-
-// Protect wraps a state-changing handler in the Manager's
-// http.CrossOriginProtection (SECURITY.md §12): cross-site POST, PUT,
-// PATCH and DELETE requests get 403 {"error":"cross_origin"}.
-func (m *Manager) Protect(next http.Handler) http.Handler { return m.cop.Handler(next) }
-
-type jsonAPIKey struct{}
-
-// JSONAPI marks h as a JSON API: [Manager.RequireAuth] and
-// [Manager.RequireRecentAuth] inside it answer 401 {"error":"unauthenticated"}
-// in JSON even when [Config.Unauthenticated] is set (typically to redirect
-// browsers to a sign-in page). [Manager.Routes] is marked already; the totp
-// package's routes too. Use it for your own JSON endpoints.
-func (m *Manager) JSONAPI(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), jsonAPIKey{}, true)))
-	})
-}
-
-func (m *Manager) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	if api, _ := r.Context().Value(jsonAPIKey{}).(bool); m.cfg.Unauthenticated != nil && !api {
-		m.cfg.Unauthenticated.ServeHTTP(w, r)
-		return
-	}
-	httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Please sign in.")
 }

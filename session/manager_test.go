@@ -696,9 +696,12 @@ func TestJSONRoutesIgnoreTheBrowserRedirect(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
 	mux.Handle("GET /page", m.RequireAuth(http.NotFoundHandler()))
-	mux.Handle("GET /api/me", m.JSONAPI(m.RequireAuth(http.NotFoundHandler())))
+	mux.Handle("GET /api/me", m.JSONGuard().RequireAuth(http.NotFoundHandler()))
+	mux.Handle("GET /api/recent", m.JSONGuard().RequireRecentAuth(http.NotFoundHandler()))
+	mux.Handle("GET /api/2fa", m.JSONGuard().RequireSecondFactor(http.NotFoundHandler()))
+	mux.Handle("GET /page/recent", m.RequireRecentAuth(http.NotFoundHandler()))
 	h := m.Handler(mux)
-	for path, want := range map[string]int{"/auth/sessions": 401, "/api/me": 401, "/page": 303} {
+	for path, want := range map[string]int{"/auth/sessions": 401, "/api/me": 401, "/api/recent": 401, "/api/2fa": 401, "/page": 303, "/page/recent": 303} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code != want {

@@ -82,13 +82,10 @@ func Example() {
 	// same recovery code again: true
 }
 
-func ExampleService_Routes() {
+func ExampleService_RegisterRoutes() {
 	mgr, svc := newService()
 	mux := http.NewServeMux()
-	totpRoutes := svc.Routes()
-	mux.Handle("/auth/", http.StripPrefix("/auth", mgr.Routes()))
-	mux.Handle("/auth/totp", http.StripPrefix("/auth", totpRoutes))
-	mux.Handle("/auth/totp/", http.StripPrefix("/auth", totpRoutes))
+	mux.Handle("/auth/", mgr.Routes(svc)) // the Manager's routes and the second factor's
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... check the user's password, then:
 		pending, err := svc.SignIn(w, r, "alice")

@@ -119,6 +119,7 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	}
 	a.tf, err = totp.New(totp.Config{
 		Manager: a.m,
+		Store:   store,
 		Issuer:  "sessionguard example",
 		Keys:    keys.totpKeys(),
 		Clock:   cfg.Clock,
@@ -189,7 +190,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /security-log", page(a.securityLogPage))
 
 	// What a connected app calls with its token.
-	mux.Handle("GET /api/me", api(a.m.AppHandler(a.m.RequireScope(scopeProfile, http.HandlerFunc(a.apiMe)))))
+	mux.Handle("GET /api/me", api(a.m.Apps().Handler(a.m.Apps().RequireScope(scopeProfile, http.HandlerFunc(a.apiMe)))))
 
 	mux.Handle("GET /password", page(a.passwordPage))
 	mux.Handle("POST /password", action(a.changePassword))
@@ -394,7 +395,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	apps, err := a.m.ListApps(ctx, s.UserID)
+	apps, err := a.m.Apps().List(ctx, s.UserID)
 	if err != nil {
 		a.serverError(w, r, err)
 		return

@@ -118,8 +118,8 @@ type Config struct {
 
 	// Unauthenticated answers requests refused by [Manager.RequireAuth]
 	// (for example a redirect to a sign-in page). Default: 401 with
-	// {"error":"unauthenticated"}. Routes marked with [Manager.JSONAPI] —
-	// the library's own JSON routes among them — always get the JSON 401.
+	// {"error":"unauthenticated"}. The library's own JSON routes, and
+	// every handler wrapped by [Manager.JSONGuard], always get the JSON 401.
 	Unauthenticated http.Handler
 
 	// ClearSiteData is the Clear-Site-Data header value sent on logout.

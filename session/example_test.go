@@ -59,7 +59,7 @@ func ExampleManager_RevokeOthers() {
 	for range 3 { // three devices
 		current, _ = m.Login(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), "alice", storage.AuthPassword)
 	}
-	n, err := m.RevokeOthers(context.Background(), current)
+	n, err := m.RevokeOthers(context.Background(), session.Audit{}, current)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func ExampleManager_PasswordChanged() {
 
 	m.Login(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), "alice", storage.AuthPassword)
 	here, _ := m.Login(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), "alice", storage.AuthPassword)
-	n, _ := m.PasswordChanged(context.Background(), "alice", here)
+	n, _ := m.PasswordChanged(context.Background(), session.Audit{}, "alice", here)
 	list, _ := m.ListSessions(context.Background(), "alice", here)
 	fmt.Println("ended", n, "left", len(list), "current", list[0].Current)
 	// Output: ended 1 left 1 current true

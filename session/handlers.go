@@ -92,7 +92,7 @@ func (m *Manager) serveList(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.Revoke(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.Revoke(r.Context(), Audit{Request: r}, s.UserID, r.PathValue("id")); err != nil {
 		m.writeError(w, r, err)
 		return
 	}
@@ -109,7 +109,7 @@ type revokedBody struct {
 
 func (m *Manager) serveRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	n, err := m.RevokeOthers(WithRequest(r.Context(), r), s)
+	n, err := m.RevokeOthers(r.Context(), Audit{Request: r}, s)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -124,7 +124,7 @@ func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
 	if httpjson.Decode(w, r, m.cfg.MaxBodyBytes, &body) != nil {
 		return
 	}
-	n, apps, err := m.LogoutEverywhere(w, r, body.IncludeApps)
+	n, apps, err := m.LogoutEverywhere(w, r, LogoutEverywhereOptions{IncludeApps: body.IncludeApps})
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -141,7 +141,7 @@ func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	apps, err := m.ListApps(r.Context(), s.UserID)
+	apps, err := m.apps.List(r.Context(), s.UserID)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -153,7 +153,7 @@ func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevokeApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.RevokeApp(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.apps.Revoke(r.Context(), Audit{Request: r}, s.UserID, r.PathValue("id")); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			httpjson.Error(w, http.StatusNotFound, "not_found", "No such app.")
 			return
@@ -173,7 +173,7 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "before and limit must be non-negative integers.")
 		return
 	}
-	events, next, err := m.ListEvents(r.Context(), s.UserID, before, int(min(limit, MaxEventPage)))
+	events, next, err := m.log.List(r.Context(), s.UserID, before, int(min(limit, MaxEventPage)))
 	if err != nil {
 		m.writeError(w, r, err)
 		return

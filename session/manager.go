@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -117,15 +116,16 @@ type Manager struct {
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
+	log  *SecurityLog
+	apps *AppTokens
+
 	unsubscribe func()
-	stop        chan struct{}
-	done        chan struct{}
 	closeOnce   sync.Once
 }
 
 // New validates cfg, applies defaults and returns a Manager. It subscribes
-// to the store's revocation notifier when the store has one, and starts a
-// background loop for security-log retention that [Manager.Close] stops.
+// to the store's revocation notifier when the store has one, and starts the
+// security log's retention loop; [Manager.Close] ends both.
 func New(cfg Config) (*Manager, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -145,8 +145,6 @@ func New(cfg Config) (*Manager, error) {
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
-		stop:         make(chan struct{}),
-		done:         make(chan struct{}),
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -171,7 +169,8 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
-	go m.retentionLoop()
+	m.log = newSecurityLog(&m.cfg, m.activity)
+	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
 	return m, nil
 }
 
@@ -206,45 +205,10 @@ func (m *Manager) Close() error {
 		if m.unsubscribe != nil {
 			m.unsubscribe()
 		}
-		close(m.stop)
-		<-m.done
+		m.log.close()
 	})
 	return nil
 }
-
-func (m *Manager) retentionLoop() {
-	defer close(m.done)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if _, err := m.cfg.Store.DeleteEventsBefore(ctx, m.cfg.Clock().Add(-m.cfg.EventRetention)); err != nil {
-			m.cfg.Logger.Warn("session: security log retention failed", "err", err)
-		}
-		cancel()
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Now returns the Manager's clock reading ([Config.Clock]).
-func (m *Manager) Now() time.Time { return m.cfg.Clock() }
-
-// Store returns the configured store.
-func (m *Manager) Store() storage.Store { return m.cfg.Store }
-
-// Logger returns the configured logger.
-func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
-
-// CookieName returns the session cookie's name.
-func (m *Manager) CookieName() string { return m.cfg.CookieName }
-
-// RevocationTTL returns the effective bound on how long a cached "live"
-// answer is trusted.
-func (m *Manager) RevocationTTL() time.Duration { return m.revocationTTL }
 
 // Check reads and validates the request's session cookie against the
 // server-side state: decoding (no storage I/O for a bad cookie), the

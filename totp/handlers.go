@@ -91,11 +91,11 @@ func decodeCode(w http.ResponseWriter, r *http.Request, recoveryAllowed bool) (c
 
 // checkCode verifies the code or recovery code of b for userID.
 func (s *Service) checkCode(r *http.Request, userID string, b codeBody) error {
-	ctx := WithRequest(r.Context(), r)
+	a := session.Audit{Request: r}
 	if b.RecoveryCode != nil {
-		return s.VerifyRecoveryCode(ctx, userID, *b.RecoveryCode)
+		return s.VerifyRecoveryCode(r.Context(), a, userID, *b.RecoveryCode)
 	}
-	return s.Verify(ctx, userID, *b.Code)
+	return s.Verify(r.Context(), a, userID, *b.Code)
 }
 
 type statusBody struct {
@@ -126,7 +126,7 @@ func (s *Service) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := session.FromContext(r.Context())
-	en, err := s.Enroll(WithRequest(r.Context(), r), sess.UserID)
+	en, err := s.Enroll(r.Context(), sess.UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -145,7 +145,7 @@ func (s *Service) serveConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := session.FromContext(r.Context())
-	codes, err := s.Confirm(WithRequest(r.Context(), r), sess.UserID, *b.Code)
+	codes, err := s.Confirm(r.Context(), session.Audit{Request: r}, sess.UserID, *b.Code)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -203,7 +203,7 @@ func (s *Service) serveDisable(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Disable(WithRequest(r.Context(), r), sess.UserID); err != nil {
+	if err := s.Disable(r.Context(), session.Audit{Request: r}, sess.UserID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -222,7 +222,7 @@ func (s *Service) serveRegenerate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	codes, err := s.RegenerateRecoveryCodes(WithRequest(r.Context(), r), sess.UserID)
+	codes, err := s.RegenerateRecoveryCodes(r.Context(), session.Audit{Request: r}, sess.UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -263,10 +263,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		// The session ended between the check and the upgrade.
 		unauthenticated(w)
 	case errors.Is(err, session.ErrUnavailable):
-		s.logger().ErrorContext(r.Context(), "totp: session store unavailable", "error", err, "path", r.URL.Path)
+		s.logger.ErrorContext(r.Context(), "totp: session store unavailable", "error", err, "path", r.URL.Path)
 		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "Please try again shortly.")
 	default:
-		s.logger().ErrorContext(r.Context(), "totp: request failed", "error", err, "path", r.URL.Path)
+		s.logger.ErrorContext(r.Context(), "totp: request failed", "error", err, "path", r.URL.Path)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "Something went wrong.")
 	}
 }

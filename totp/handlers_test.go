@@ -567,7 +567,7 @@ func TestSignInFailsClosed(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	env.enroll(t, "alice")
-	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Issuer: "Example", Keys: env.keys})
+	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Clock: env.clock.Now, Issuer: "Example", Keys: env.keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +594,7 @@ func TestRoutesAnswerJSONWhenTheAppRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mgr.Close() })
-	svc, err := New(Config{Manager: mgr, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}})
+	svc, err := New(Config{Manager: mgr, Store: st, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,3 +116,24 @@ func TestRoutesMountStripsOnce(t *testing.T) {
 		t.Errorf("GET /auth/auth/sessions: got %d, want 404", w.Code)
 	}
 }
+
+// FuzzRoutePath: whatever path a client sends, resolving it against the
+// outer router's pattern never panics and gives a rooted path or the path
+// itself.
+func FuzzRoutePath(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/auth/", "/auth/sessions"}, {"POST /auth/", "/auth/logout"}, {"example.com/auth/", "/auth/x"},
+		{"/{tenant}/auth/", "/acme/auth/sessions/abc"}, {"/auth/{rest...}", "/auth/"}, {"/auth/*", "/auth/a%2Fb"},
+		{"/", "/"}, {"/auth/", "/other"}, {"", ""}, {"/auth/", "/auth"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		r := httptest.NewRequest("GET", "https://example.com/", nil)
+		r.Pattern, r.URL.Path, r.RequestURI = pattern, path, ""
+		got := routePath(r)
+		if got != path && !strings.HasPrefix(got, "/") {
+			t.Fatalf("routePath(pattern %q, path %q) = %q: not rooted", pattern, path, got)
+		}
+	})
+}

@@ -102,7 +102,9 @@ func RejectionFromContext(ctx context.Context) error {
 }
 
 // Manager issues, checks and revokes sessions. Create it with [New]; it is
-// safe for concurrent use. Call [Manager.Close] when done.
+// safe for concurrent use. Call [Manager.Close] when done. Connected apps
+// ([Manager.Apps]) and the security log ([Manager.SecurityLog]) are their
+// own types that share its store and revocation cache.
 type Manager struct {
 	cfg           Config
 	codec         *codec

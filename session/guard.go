@@ -10,7 +10,8 @@ import (
 // to a refused request is fixed when the Guard is made. [Manager.RequireAuth],
 // [Manager.RequireRecentAuth] and [Manager.RequireSecondFactor] are the
 // Guard that answers with [Config.Unauthenticated]; [Manager.JSONGuard]
-// answers in JSON. A Guard is a small value, safe for concurrent use.
+// answers in JSON. A Guard is a small value, safe for concurrent use; the
+// zero Guard is not usable: get one from [Manager.JSONGuard].
 type Guard struct {
 	m    *Manager
 	deny http.Handler // nil: the JSON 401

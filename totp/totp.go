@@ -1,8 +1,8 @@
 // Package totp adds time-based one-time passwords (RFC 6238) as a second
 // factor to sessions managed by [session.Manager]: enrollment with a QR code,
 // verification with replay protection and throttling, single-use recovery
-// codes, and the JSON handlers of the HTTP contract ([Service.RegisterRoutes], mounted with
-// [session.Manager.Routes]).
+// codes, and the JSON handlers of the HTTP contract
+// ([Service.RegisterRoutes], mounted by [session.Manager.Routes]).
 //
 // The defaults are those every authenticator app understands: SHA-1, 6
 // digits, a 30-second step and a 160-bit secret (RFC 4226 R6). A code is

@@ -74,7 +74,7 @@ func GrantFromContext(ctx context.Context) (*Grant, bool) {
 // given scopes and returns the bearer token — shown to the app once,
 // stored only as its SHA-256 — and the grant. It records an
 // "app_authorized" event with what a tells.
-func (a *AppTokens) Grant(ctx context.Context, au Audit, userID, appName string, scopes []string) (string, *Grant, error) {
+func (t *AppTokens) Grant(ctx context.Context, a Audit, userID, appName string, scopes []string) (string, *Grant, error) {
 	if userID == "" || len(userID) > MaxUserIDLength {
 		return "", nil, errors.New("session: AppTokens.Grant: invalid user ID")
 	}
@@ -94,15 +94,15 @@ func (a *AppTokens) Grant(ctx context.Context, au Audit, userID, appName string,
 	if err != nil {
 		return "", nil, err
 	}
-	now := a.cfg.Clock()
+	now := t.cfg.Clock()
 	g := &storage.AppGrant{
 		ID: id, UserID: userID, AppName: appName, Scopes: slices.Clone(scopes),
 		TokenHash: storage.HashToken(secret), CreatedAt: now,
 	}
-	if err := a.cfg.Store.CreateAppGrant(ctx, g); err != nil {
+	if err := t.cfg.Store.CreateAppGrant(ctx, g); err != nil {
 		return "", nil, fmt.Errorf("%w: creating app grant: %w", ErrUnavailable, err)
 	}
-	a.log.Record(ctx, au, userID, storage.EventAppAuthorized, appName)
+	t.log.Record(ctx, a, userID, storage.EventAppAuthorized, appName)
 	return AppTokenPrefix + base64.RawURLEncoding.EncodeToString(secret), grantFromStorage(g), nil
 }
 
@@ -134,7 +134,7 @@ func bearer(r *http.Request) (string, bool) {
 // [ErrNoSession] without an "Authorization: Bearer" header,
 // [ErrInvalidToken] for a malformed, unknown or revoked token, and an
 // error matching [ErrUnavailable] when storage fails (fail closed).
-func (a *AppTokens) Check(r *http.Request) (*Grant, error) {
+func (t *AppTokens) Check(r *http.Request) (*Grant, error) {
 	tok, ok := bearer(r)
 	if !ok {
 		return nil, ErrNoSession
@@ -143,29 +143,29 @@ func (a *AppTokens) Check(r *http.Request) (*Grant, error) {
 	if !ok {
 		return nil, ErrInvalidToken
 	}
-	now := a.cfg.Clock()
+	now := t.cfg.Clock()
 	nowNS := now.UnixNano()
-	e, gen := a.cache.get(h, nowNS)
+	e, gen := t.cache.get(h, nowNS)
 	if e == nil || (e.live() && nowNS >= e.validUntil) {
 		var err error
-		if e, err = a.fill(r.Context(), h, gen, now); err != nil {
+		if e, err = t.fill(r.Context(), h, gen, now); err != nil {
 			return nil, err
 		}
 	}
 	if e.grant == nil {
 		return nil, ErrInvalidToken
 	}
-	if nowNS-e.lastSeen.Load() >= int64(a.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
-		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StorageTimeout)
-		err := a.cfg.Store.TouchAppGrant(ctx, h, now)
+	if nowNS-e.lastSeen.Load() >= int64(t.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
+		ctx, cancel := context.WithTimeout(r.Context(), t.cfg.StorageTimeout)
+		err := t.cfg.Store.TouchAppGrant(ctx, h, now)
 		cancel()
 		e.touching.Store(false)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			a.cache.tombstone(h, e.userID)
+			t.cache.tombstone(h, e.userID)
 			return nil, ErrInvalidToken
 		case err != nil:
-			a.cfg.Logger.Warn("session: recording app use failed", "err", err)
+			t.cfg.Logger.Warn("session: recording app use failed", "err", err)
 		default:
 			e.lastSeen.Store(nowNS)
 		}
@@ -173,22 +173,22 @@ func (a *AppTokens) Check(r *http.Request) (*Grant, error) {
 	return e.grant, nil
 }
 
-func (a *AppTokens) fill(ctx context.Context, h storage.TokenHash, gen uint64, now time.Time) (*entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.StorageTimeout)
+func (t *AppTokens) fill(ctx context.Context, h storage.TokenHash, gen uint64, now time.Time) (*entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.StorageTimeout)
 	defer cancel()
-	g, err := a.cfg.Store.GetAppGrant(ctx, h)
+	g, err := t.cfg.Store.GetAppGrant(ctx, h)
 	if errors.Is(err, storage.ErrNotFound) {
 		e := &entry{}
-		a.cache.fill(h, e, gen)
+		t.cache.fill(h, e, gen)
 		return e, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(a.ttl).UnixNano()}
+	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(t.ttl).UnixNano()}
 	e.lastSeen.Store(g.LastUsedAt.UnixNano())
 	e.promotedAt.Store(now.UnixNano())
-	a.cache.fill(h, e, gen)
+	t.cache.fill(h, e, gen)
 	return e, nil
 }
 
@@ -197,18 +197,18 @@ func (a *AppTokens) fill(ctx context.Context, h storage.TokenHash, gen uint64, n
 // bearer token pass through; a malformed, unknown or revoked token gets 401
 // with a WWW-Authenticate challenge (RFC 6750 §3); a storage failure goes
 // to [Config.ErrorHandler].
-func (a *AppTokens) Handler(next http.Handler) http.Handler {
+func (t *AppTokens) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, err := a.Check(r)
+		g, err := t.Check(r)
 		switch {
 		case err == nil:
-			w.Header()["Cache-Control"] = a.noStore
+			w.Header()["Cache-Control"] = t.noStore
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, g)))
 		case errors.Is(err, ErrNoSession):
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ErrUnavailable):
-			a.cfg.Logger.Error("session: cannot check app token; refusing request", "err", err, "path", r.URL.Path)
-			a.fail(w, r, err)
+			t.cfg.Logger.Error("session: cannot check app token; refusing request", "err", err, "path", r.URL.Path)
+			t.fail(w, r, err)
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			httpjson.Error(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or was revoked.")
@@ -219,7 +219,7 @@ func (a *AppTokens) Handler(next http.Handler) http.Handler {
 // RequireScope lets through only requests authenticated by an app grant
 // that includes scope: 401 without a grant, 403 insufficient_scope
 // otherwise (RFC 6750 §3.1).
-func (a *AppTokens) RequireScope(scope string, next http.Handler) http.Handler {
+func (t *AppTokens) RequireScope(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, ok := GrantFromContext(r.Context())
 		if !ok {
@@ -247,8 +247,8 @@ type AppInfo struct {
 }
 
 // List returns userID's connected apps, newest first.
-func (a *AppTokens) List(ctx context.Context, userID string) ([]AppInfo, error) {
-	grants, err := a.cfg.Store.ListAppGrants(ctx, userID)
+func (t *AppTokens) List(ctx context.Context, userID string) ([]AppInfo, error) {
+	grants, err := t.cfg.Store.ListAppGrants(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing apps: %w", ErrUnavailable, err)
 	}
@@ -259,8 +259,8 @@ func (a *AppTokens) List(ctx context.Context, userID string) ([]AppInfo, error) 
 			info.Scopes = []string{}
 		}
 		if !g.LastUsedAt.IsZero() {
-			t := g.LastUsedAt
-			info.LastUsedAt = &t
+			last := g.LastUsedAt
+			info.LastUsedAt = &last
 		}
 		out = append(out, info)
 	}
@@ -270,29 +270,29 @@ func (a *AppTokens) List(ctx context.Context, userID string) ([]AppInfo, error) 
 // Revoke revokes userID's app grant id: its token stops working at once on
 // this instance and within the notifier bound elsewhere (RFC 7009 §2.1).
 // Another user's grant gives [ErrNotFound], like an unknown one
-// (SECURITY.md §10). It records an "app_revoked" event with what au tells.
-func (a *AppTokens) Revoke(ctx context.Context, au Audit, userID, id string) error {
-	g, err := a.cfg.Store.RevokeAppGrant(ctx, userID, id)
+// (SECURITY.md §10). It records an "app_revoked" event with what a tells.
+func (t *AppTokens) Revoke(ctx context.Context, a Audit, userID, id string) error {
+	g, err := t.cfg.Store.RevokeAppGrant(ctx, userID, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("%w: revoking app: %w", ErrUnavailable, err)
 	}
-	a.cache.tombstone(g.TokenHash, userID)
-	a.log.Record(ctx, au, userID, storage.EventAppRevoked, g.AppName)
+	t.cache.tombstone(g.TokenHash, userID)
+	t.log.Record(ctx, a, userID, storage.EventAppRevoked, g.AppName)
 	return nil
 }
 
 // RevokeAll revokes every app grant of userID and returns how many. When
-// there were any, it records an "app_revoked" event with what au tells.
-func (a *AppTokens) RevokeAll(ctx context.Context, au Audit, userID string) (int, error) {
-	n, err := a.cfg.Store.RevokeUserAppGrants(ctx, userID)
+// there were any, it records an "app_revoked" event with what a tells.
+func (t *AppTokens) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
+	n, err := t.cfg.Store.RevokeUserAppGrants(ctx, userID)
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking apps: %w", ErrUnavailable, err)
 	}
-	a.cache.forgetUser(userID, storage.TokenHash{})
+	t.cache.forgetUser(userID, storage.TokenHash{})
 	if n > 0 {
-		a.log.Record(ctx, au, userID, storage.EventAppRevoked, strconv.Itoa(n)+" apps")
+		t.log.Record(ctx, a, userID, storage.EventAppRevoked, strconv.Itoa(n)+" apps")
 	}
 	return n, nil
 }

@@ -64,7 +64,8 @@ func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	id, err := s.scripts.appendEvent.Run(ctx, s.client, nil, s.prefix, e.UserID, e.At.UnixMicro(), payload).Int64()
+	keys := []string{s.prefix + "eid", s.key("ue", e.UserID), s.prefix + "et"}
+	id, err := s.scripts.appendEvent.Run(ctx, s.client, keys, s.prefix, e.UserID, e.At.UnixMicro(), payload).Int64()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -106,7 +107,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error
 	bound := "(" + strconv.FormatInt(t.UnixMicro(), 10)
 	total := 0
 	for {
-		r, err := s.scripts.deleteEventsBefore.Run(ctx, s.client, nil, s.prefix, bound, sweepBatch).Int64Slice()
+		r, err := s.scripts.deleteEventsBefore.Run(ctx, s.client, []string{s.prefix + "et"}, s.prefix, bound, sweepBatch).Int64Slice()
 		if err != nil {
 			return total, wrapErr(ctx, op, err)
 		}

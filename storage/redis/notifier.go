@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net"
 	"strings"
@@ -24,9 +25,20 @@ const (
 // notifier runs one listener goroutine per Store, started by the first
 // Subscribe, that receives the revocation channel with a Receive loop and
 // fans each notice out to the subscribers.
+//
+// The listener also subscribes to a probe channel of its own (same hash
+// slot as the revocation channel), and every health interval asks the
+// primary that holds the store's keys, through the store's client (which
+// follows Sentinel switches and cluster redirections), how many
+// subscribers the probe channel has there (PUBSUB NUMSUB, or SHARDNUMSUB
+// on a cluster). None means the subscription is on a node that is no
+// longer where revocations are published (a demoted primary, a node that
+// lost the slot): the listener resets the subscribers and subscribes again
+// on the current primary.
 type notifier struct {
-	client  goredis.UniversalClient
+	store   *Store
 	channel string
+	probe   string // the listener's own probe channel
 	wait    time.Duration // Options.SubscribeTimeout
 	health  time.Duration // Options.HealthCheckInterval
 
@@ -44,10 +56,11 @@ type notifier struct {
 	done   chan struct{} // closed when the listener returns
 }
 
-func newNotifier(client goredis.UniversalClient, channel string, wait, health time.Duration) *notifier {
+func newNotifier(s *Store, channel string, wait, health time.Duration) *notifier {
 	return &notifier{
-		client:  client,
+		store:   s,
 		channel: channel,
+		probe:   s.prefix + "probe:" + rand.Text(),
 		wait:    wait,
 		health:  health,
 		ready:   make(chan struct{}),
@@ -127,14 +140,15 @@ func (n *notifier) close() {
 	}
 }
 
-// run is the listener: subscribe, Receive until an error, tell the
-// subscribers to reset, back off, subscribe again on a fresh connection.
+// run is the listener: subscribe, Receive until an error or until the
+// subscription is found off the primary, tell the subscribers to reset,
+// back off, subscribe again on a fresh connection.
 func (n *notifier) run(ctx context.Context) {
 	defer close(n.done)
 	backoff := minBackoff
 	confirmedBefore := false
 	for {
-		ps := n.client.Subscribe(ctx, n.channel) // a dial error shows in Receive
+		ps := n.open(ctx) // a dial error shows in Receive
 		n.mu.Lock()
 		if n.closed {
 			n.mu.Unlock()
@@ -145,6 +159,8 @@ func (n *notifier) run(ctx context.Context) {
 		n.mu.Unlock()
 
 		pingSent := false
+		lastCheck := time.Now()
+	receive:
 		for {
 			msg, err := ps.ReceiveTimeout(ctx, n.health)
 			if ctx.Err() != nil {
@@ -163,18 +179,33 @@ func (n *notifier) run(ctx context.Context) {
 			pingSent = false // anything received proves the connection
 			switch m := msg.(type) {
 			case *goredis.Subscription:
-				if m.Kind == "subscribe" && m.Channel == n.channel {
+				if m.Channel != n.channel {
+					break
+				}
+				switch m.Kind {
+				case "subscribe", "ssubscribe":
 					backoff = minBackoff
+					lastCheck = time.Now()
 					n.setConnected(true)
 					if confirmedBefore {
 						// Notices published while we were away are lost.
 						n.deliver(storage.Revocation{Reset: true})
 					}
 					confirmedBefore = true
+				case "unsubscribe", "sunsubscribe":
+					// The server dropped the subscription: on a cluster,
+					// the node no longer serves the channel's slot.
+					break receive
 				}
 			case *goredis.Message:
 				if m.Channel == n.channel {
 					n.deliver(parseRevocation(m.Payload))
+				}
+			}
+			if n.isConnected() && time.Since(lastCheck) >= n.health {
+				lastCheck = time.Now()
+				if !n.onPrimary(ctx) {
+					break
 				}
 			}
 		}
@@ -192,6 +223,36 @@ func (n *notifier) run(ctx context.Context) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// open subscribes to the revocation and probe channels: sharded pub/sub on
+// a cluster (the connection goes to the primary of the channels' slot),
+// plain pub/sub otherwise (on a failover client, to the current primary).
+func (n *notifier) open(ctx context.Context) *goredis.PubSub {
+	if c := n.store.cluster; c != nil {
+		return c.SSubscribe(ctx, n.channel, n.probe)
+	}
+	return n.store.client.Subscribe(ctx, n.channel, n.probe)
+}
+
+// onPrimary reports whether the primary that holds the store's keys
+// counts this listener's subscription, as the store's client finds that
+// primary now. An error counts as no: the subscription is then renewed,
+// and subscribers are reset, which is the safe side.
+func (n *notifier) onPrimary(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, n.health)
+	defer cancel()
+	node, err := n.store.primary(ctx)
+	if err != nil {
+		return false
+	}
+	var counts map[string]int64
+	if n.store.cluster != nil {
+		counts, err = node.PubSubShardNumSub(ctx, n.probe).Result()
+	} else {
+		counts, err = node.PubSubNumSub(ctx, n.probe).Result()
+	}
+	return err == nil && counts[n.probe] > 0
 }
 
 func (n *notifier) isConnected() bool {

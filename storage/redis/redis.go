@@ -74,6 +74,7 @@ import (
 	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -99,7 +100,9 @@ type Options struct {
 	// HealthCheckInterval is how long the revocation listener waits on a
 	// silent connection before it sends a PING; if nothing at all arrives
 	// within another interval, the connection is declared lost
-	// (subscribers are reset) and replaced. The default is 5 seconds.
+	// (subscribers are reset) and replaced. It is also how often the
+	// listener checks that its subscription is on the current primary (see
+	// the package documentation). The default is 1 second.
 	HealthCheckInterval time.Duration
 
 	// SubscribeTimeout bounds how long [Store.Subscribe] waits for the
@@ -113,14 +116,34 @@ type Options struct {
 	// sweeping the same prefix is harmless. The default (zero or negative)
 	// is one minute.
 	SweepInterval time.Duration
+
+	// MinReplicas is how many replicas must acknowledge a security write
+	// (a revocation, a rotation, an accepted TOTP step, a consumed or
+	// replaced recovery code, a confirmed TOTP credential, a reserved
+	// second-factor attempt) before it reports success; if fewer do within
+	// [Options.ReplicaTimeout], the call fails with [ErrNotReplicated].
+	// The write is then applied on the primary, but a failover could undo
+	// it. Zero means the default: 1 on a Sentinel (failover) client; on
+	// other clients, 1 if the primary holding the store's keys has a
+	// replica when the store first makes such a write (checked once with
+	// ROLE), else 0. A negative value never waits: acknowledged revocations
+	// can then come back after a failover.
+	MinReplicas int
+
+	// ReplicaTimeout bounds how long a security write waits for
+	// [Options.MinReplicas] acknowledgements (Redis WAIT). The default is
+	// one second.
+	ReplicaTimeout time.Duration
 }
 
 // Store is a [storage.Store] on Redis. It is safe for concurrent use. Create
 // it with [New] or [Open] and release it with [Store.Close].
 type Store struct {
 	client    goredis.UniversalClient
+	cluster   *goredis.ClusterClient // client, if it is a cluster client
 	ownClient bool
-	prefix    string
+	prefix    string // the key root: Options.Prefix, in braces on a cluster
+	repl      replication
 	now       func() time.Time
 	scripts   scripts
 	notifier  *notifier
@@ -132,18 +155,37 @@ type Store struct {
 var _ storage.Store = (*Store)(nil)
 
 // New returns a Store on client and starts its background sweep (see
-// [Options.SweepInterval]). The client stays the caller's: [Store.Close]
-// does not close it. New does no I/O itself; it returns an error if client
-// is nil or is a cluster or ring client (whose keys span several servers).
+// [Options.SweepInterval]). client may be a plain client on one server, a
+// Sentinel failover client ([goredis.NewFailoverClient]) or a cluster client
+// ([goredis.NewClusterClient]); see the package documentation for what each
+// guarantees. The client stays the caller's: [Store.Close] does not close
+// it. New does no I/O itself. It returns an error if client is nil, is a
+// ring client (whose shards have no replication: a shard that leaves and
+// comes back would bring revoked sessions back), is a cluster client that
+// reads from replicas (a lagging replica would serve revoked sessions), or
+// if the prefix holds a brace on a cluster (it becomes the hash tag).
 func New(client goredis.UniversalClient, opts Options) (*Store, error) {
-	switch client.(type) {
+	var cluster *goredis.ClusterClient
+	switch c := client.(type) {
 	case nil:
 		return nil, errors.New("storage/redis: nil client")
-	case *goredis.ClusterClient, *goredis.Ring:
-		return nil, errors.New("storage/redis: cluster and ring clients are not supported: the store's scripts need all keys on one server")
+	case *goredis.Ring:
+		return nil, errors.New("storage/redis: ring clients are not supported: ring shards are not replicated, so a shard that leaves and returns brings revoked sessions back; use a cluster or Sentinel")
+	case *goredis.ClusterClient:
+		if o := c.Options(); o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
+			return nil, errors.New("storage/redis: a cluster client that reads from replicas is not supported: a lagging replica would serve revoked sessions")
+		}
+		cluster = c
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
+	}
+	root := opts.Prefix
+	if cluster != nil {
+		if strings.ContainsAny(opts.Prefix, "{}") {
+			return nil, fmt.Errorf("storage/redis: prefix %q holds a brace: on a cluster the store wraps the prefix in braces to make it the hash tag of every key", opts.Prefix)
+		}
+		root = "{" + opts.Prefix + "}"
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -152,21 +194,26 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 		opts.SubscribeTimeout = 10 * time.Second
 	}
 	if opts.HealthCheckInterval <= 0 {
-		opts.HealthCheckInterval = 5 * time.Second
+		opts.HealthCheckInterval = time.Second
 	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Minute
 	}
+	if opts.ReplicaTimeout <= 0 {
+		opts.ReplicaTimeout = time.Second
+	}
 	bg, stop := context.WithCancel(context.Background())
 	s := &Store{
 		client:    client,
-		prefix:    opts.Prefix,
+		cluster:   cluster,
+		prefix:    root,
 		now:       opts.Now,
-		scripts:   newScripts(),
+		scripts:   newScripts(cluster != nil),
 		stopSweep: stop,
 		sweepDone: make(chan struct{}),
 	}
-	s.notifier = newNotifier(client, opts.Prefix+"revocations", opts.SubscribeTimeout, opts.HealthCheckInterval)
+	s.repl.init(client, opts.MinReplicas, opts.ReplicaTimeout)
+	s.notifier = newNotifier(s, root+"revocations", opts.SubscribeTimeout, opts.HealthCheckInterval)
 	go s.sweepLoop(bg, opts.SweepInterval)
 	return s, nil
 }
@@ -188,18 +235,29 @@ func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Open connects to the Redis server at url (the redis:// or rediss:// form
-// read by [goredis.ParseURL]), checks it answers a PING within ctx, and
-// returns a Store that owns the connection: [Store.Close] closes it.
-func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	o, err := goredis.ParseURL(url)
+// Open connects to Redis at rawURL, checks it answers a PING within ctx,
+// and returns a Store that owns the client: [Store.Close] closes it. The
+// URL forms are go-redis' own, told apart by their query:
+//
+//   - a single server: redis://[user:password@]host:port[/db] or rediss://…
+//     (read by [goredis.ParseURL]); if the server turns out to be a cluster
+//     node, the URL is read again as a cluster URL;
+//   - a cluster: redis://host:port?addr=host:port&addr=… (read by
+//     [goredis.ParseClusterURL]), the addresses being seed nodes;
+//   - Sentinel: redis://sentinel:port?master_name=name&addr=sentinel2:port…
+//     (read by [goredis.ParseFailoverURL]); the user and password in the
+//     URL are the sentinels', the primary's go in the username and password
+//     query parameters.
+//
+// A URL that go-redis cannot read, names an empty master, selects a
+// database other than 0 on a cluster, or asks to read from replicas
+// (replica_only, read_only, route_by_latency, route_randomly: a lagging
+// replica would serve revoked sessions) is refused with an error that does
+// not repeat the URL's password, and nothing stays open.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	client, err := clientFromURL(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
-	}
-	client := goredis.NewClient(o)
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, wrapErr(ctx, "open: ping", err)
+		return nil, err
 	}
 	s, err := New(client, opts)
 	if err != nil {
@@ -208,6 +266,84 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s.ownClient = true
 	return s, nil
+}
+
+// clientFromURL opens and pings the client that rawURL describes.
+func clientFromURL(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
+	}
+	q := u.Query()
+	for _, name := range []string{"replica_only", "read_only", "route_by_latency", "route_randomly"} {
+		if q.Has(name) {
+			return nil, fmt.Errorf("storage/redis: open: parameter %s is not supported: reads must come from the primary, a lagging replica would serve revoked sessions", name)
+		}
+	}
+	var client goredis.UniversalClient
+	switch {
+	case q.Has("master_name"):
+		o, err := goredis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
+		}
+		if o.MasterName == "" {
+			return nil, errors.New("storage/redis: open: master_name is empty")
+		}
+		client = goredis.NewFailoverClient(o)
+	case q.Has("addr"):
+		o, err := parseClusterURL(u, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		client = goredis.NewClusterClient(o)
+	default:
+		o, err := goredis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
+		}
+		c := goredis.NewClient(o)
+		if err := c.Ping(ctx).Err(); err != nil {
+			_ = c.Close()
+			return nil, wrapErr(ctx, "open: ping", err)
+		}
+		info, err := c.Info(ctx, "cluster").Result()
+		if err != nil {
+			_ = c.Close()
+			return nil, wrapErr(ctx, "open: info cluster", err)
+		}
+		if !strings.Contains(info, "cluster_enabled:1") {
+			return c, nil
+		}
+		_ = c.Close()
+		co, err := parseClusterURL(u, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		client = goredis.NewClusterClient(co)
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, wrapErr(ctx, "open: ping", err)
+	}
+	return client, nil
+}
+
+// parseClusterURL reads a cluster URL with [goredis.ParseClusterURL],
+// which ignores the path: a database other than 0 is refused here, since
+// a cluster has only database 0.
+func parseClusterURL(u *url.URL, rawURL string) (*goredis.ClusterOptions, error) {
+	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+		return nil, fmt.Errorf("storage/redis: open: database %q selected on a cluster, which has only database 0", p)
+	}
+	if u.Query().Has("db") {
+		return nil, errors.New("storage/redis: open: parameter db given for a cluster, which has only database 0")
+	}
+	o, err := goredis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage/redis: open: %w", redactURLError(err))
+	}
+	return o, nil
 }
 
 // redactURLError drops the URL, which may hold a password, from a parse

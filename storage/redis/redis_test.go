@@ -155,7 +155,8 @@ func TestNewRefusesBadClients(t *testing.T) {
 		client goredis.UniversalClient
 	}{
 		{"a nil client is refused", nil},
-		{"a cluster client is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})},
+		{"a cluster client that reads from replicas is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true})},
+		{"a cluster client that routes by latency is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true})},
 		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})},
 	}
 	for _, tt := range tests {

@@ -1,11 +1,23 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // scripts are the store's Lua scripts. Each runs atomically on the server
-// (EVALSHA, falling back to EVAL once per server). ARGV[1] is always the
-// key prefix; the scripts build every key from it, which is why the store
-// needs all its keys on one server.
+// (EVALSHA, falling back to EVAL once per server).
+//
+// Every script declares in KEYS the keys it touches whose names are known
+// before it runs (go-redis routes a script on a cluster by KEYS[1]). The
+// keys a script finds through stored data (the sessions an index names,
+// the user of an expired sweep entry) are built inside it from ARGV[1], the
+// key root, exactly as the declared ones are. Every key of a store starts
+// with the same root, and on a cluster the root is the store's hash tag
+// ("{" + prefix + "}"), so every key a script touches, declared or found,
+// lives in the one hash slot of its KEYS[1]: every script stays atomic on a
+// cluster.
 type scripts struct {
 	createSession, getSession, listSessions, touchSession, rotateSession,
 	revokeSession, revokeUserSessions, deleteExpiredSessions *goredis.Script
@@ -16,10 +28,20 @@ type scripts struct {
 	revokeAppGrant, revokeUserAppGrants *goredis.Script
 
 	appendEvent, deleteEventsBefore *goredis.Script
+
+	replaceRecoveryCodes *goredis.Script
 }
 
-func newScripts() scripts {
-	s := func(body string) *goredis.Script { return goredis.NewScript(luaPrelude + body) }
+// newScripts returns the scripts. On a cluster they publish notices with
+// SPUBLISH (sharded pub/sub: the notice goes to the subscribers of the
+// shard that owns the channel's slot, which is the store's slot), else
+// with PUBLISH.
+func newScripts(cluster bool) scripts {
+	prelude := luaPrelude
+	if cluster {
+		prelude = strings.Replace(prelude, "redis.call('PUBLISH'", "redis.call('SPUBLISH'", 1)
+	}
+	s := func(body string) *goredis.Script { return goredis.NewScript(prelude + body) }
 	return scripts{
 		createSession:         s(luaCreateSession),
 		getSession:            s(luaGetSession),
@@ -44,6 +66,8 @@ func newScripts() scripts {
 
 		appendEvent:        s(luaAppendEvent),
 		deleteEventsBefore: s(luaDeleteEventsBefore),
+
+		replaceRecoveryCodes: s(luaReplaceRecoveryCodes),
 	}
 }
 

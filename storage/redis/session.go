@@ -277,7 +277,8 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.createSession.Run(ctx, s.client, nil, append([]any{s.prefix}, args...)...).Int()
+	keys := []string{s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
+	n, err := s.scripts.createSession.Run(ctx, s.client, keys, append([]any{s.prefix}, args...)...).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -291,7 +292,7 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
 	const op = "get session"
 	hexHash := h.String()
-	v, err := s.scripts.getSession.Run(ctx, s.client, nil, s.prefix, hexHash).Slice()
+	v, err := s.scripts.getSession.Run(ctx, s.client, []string{s.key("s", hexHash)}, s.prefix, hexHash).Slice()
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
@@ -309,7 +310,7 @@ func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.S
 // index entries whose session is gone.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Session, error) {
 	const op = "list sessions"
-	rows, err := s.scripts.listSessions.Run(ctx, s.client, nil, s.prefix, userID).Slice()
+	rows, err := s.scripts.listSessions.Run(ctx, s.client, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID).Slice()
 	if err != nil {
 		return nil, wrapErr(ctx, op, err)
 	}
@@ -341,7 +342,7 @@ func (s *Store) TouchSession(ctx context.Context, h storage.TokenHash, a storage
 	if f.err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, f.err)
 	}
-	n, err := s.scripts.touchSession.Run(ctx, s.client, nil, f.args...).Int()
+	n, err := s.scripts.touchSession.Run(ctx, s.client, []string{s.key("s", h.String())}, f.args...).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -361,7 +362,12 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, x *sto
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.rotateSession.Run(ctx, s.client, nil, append([]any{s.prefix, old.String()}, args...)...).Int()
+	keys := []string{s.key("s", old.String()), s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
+	cmd, err := s.durableScript(ctx, s.scripts.rotateSession, keys, append([]any{s.prefix, old.String()}, args...)...)
+	if err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -378,14 +384,14 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, x *sto
 // which publishes the revocation.
 func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*storage.Session, error) {
 	const op = "revoke session"
-	reply, err := s.scripts.revokeSession.Run(ctx, s.client, nil, s.prefix, userID, handle).Result()
+	cmd, err := s.durableScript(ctx, s.scripts.revokeSession, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID, handle)
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
 		return nil, wrapErr(ctx, op, err)
 	}
-	x, err := decodeHashedSession(reply)
+	x, err := decodeHashedSession(cmd.Val())
 	if err != nil {
 		return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
@@ -401,7 +407,11 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except st
 	if !except.IsZero() {
 		exceptHex = except.String()
 	}
-	n, err := s.scripts.revokeUserSessions.Run(ctx, s.client, nil, s.prefix, userID, exceptHex).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.revokeUserSessions, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID, exceptHex)
+	if err != nil {
+		return 0, wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
 	if err != nil {
 		return 0, wrapErr(ctx, op, err)
 	}
@@ -418,7 +428,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	limit := now.UnixMilli() // ExpiresAt scores are rounded up: never early
 	total := 0
 	for {
-		n, err := s.scripts.deleteExpiredSessions.Run(ctx, s.client, nil, s.prefix, limit, sweepBatch).Int()
+		n, err := s.scripts.deleteExpiredSessions.Run(ctx, s.client, []string{s.prefix + "sx"}, s.prefix, limit, sweepBatch).Int()
 		if err != nil {
 			return total, wrapErr(ctx, op, err)
 		}

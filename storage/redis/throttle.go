@@ -21,6 +21,7 @@ const maxTxRetries = 1000
 // ReserveAttempt implements [storage.ThrottleStore]: it applies p.Next
 // (the same Go rule as every backend) inside a WATCH/MULTI optimistic
 // transaction, retried while another client changes the throttle first.
+// A reserved attempt waits for [Options.MinReplicas] replicas.
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	const op = "reserve attempt"
 	k := s.key("th", userID)
@@ -52,7 +53,9 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 				return err
 			}
 			out = next
-			return nil
+			// WAIT on the transaction's connection: a failover must not
+			// hand back attempts already spent.
+			return s.waitReplicas(ctx, tx)
 		}, k)
 		if errors.Is(err, goredis.TxFailedErr) {
 			continue

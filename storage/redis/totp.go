@@ -63,7 +63,7 @@ func (s *Store) PutPendingTOTP(ctx context.Context, c *storage.TOTPCredential) e
 	if f.err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, f.err)
 	}
-	n, err := s.scripts.putPendingTOTP.Run(ctx, s.client, nil, f.args...).Int()
+	n, err := s.scripts.putPendingTOTP.Run(ctx, s.client, []string{s.key("t", c.UserID)}, f.args...).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -106,7 +106,11 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at t
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.confirmTOTP.Run(ctx, s.client, nil, s.prefix, userID, strconv.FormatInt(step, 10), atv).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.confirmTOTP, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10), atv)
+	if err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -120,7 +124,11 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at t
 // (RFC 6238 §5.2: a step is accepted at most once).
 func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) error {
 	const op = "accept totp step"
-	n, err := s.scripts.acceptTOTPStep.Run(ctx, s.client, nil, s.prefix, userID, strconv.FormatInt(step, 10)).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.acceptTOTPStep, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10))
+	if err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -136,7 +144,7 @@ func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) e
 // UpdateTOTPSecret implements [storage.TOTPStore].
 func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []byte, keyID string) error {
 	const op = "update totp secret"
-	n, err := s.scripts.updateTOTPSecret.Run(ctx, s.client, nil, s.prefix, userID, secret, keyID).Int()
+	n, err := s.scripts.updateTOTPSecret.Run(ctx, s.client, []string{s.key("t", userID)}, s.prefix, userID, secret, keyID).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}

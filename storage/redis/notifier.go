@@ -38,7 +38,7 @@ const (
 type notifier struct {
 	store   *Store
 	channel string
-	probe   string // the listener's own probe channel
+	probe   string        // the listener's own probe channel
 	wait    time.Duration // Options.SubscribeTimeout
 	health  time.Duration // Options.HealthCheckInterval
 

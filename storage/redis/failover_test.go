@@ -182,7 +182,13 @@ func TestSentinelGracefulFailoverMovesTheSubscription(t *testing.T) {
 	}
 	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == x.TokenHash })
 
-	set.sentinel.do(t, "sentinel", "failover", set.name)
+	sc := set.sentinel.client()
+	defer sc.Close()
+	// A sentinel refuses (NOGOODSLAVE) until it has fresh news of the
+	// replica.
+	eventually(t, 15*time.Second, "SENTINEL FAILOVER", func() error {
+		return sc.Do(ctx, "sentinel", "failover", set.name).Err()
+	})
 	waitUntil(t, 30*time.Second, "Sentinel switches to the replica", func() bool {
 		return set.masterAddr(t) == set.replica.addr
 	})
@@ -192,14 +198,14 @@ func TestSentinelGracefulFailoverMovesTheSubscription(t *testing.T) {
 		t.Errorf("reset after %v, want within %v of the switch", d, 5*health)
 	}
 	waitUntil(t, 5*time.Second, "the subscription is on the new primary", func() bool {
-		v, _ := set.replica.do(t, "pubsub", "numsub", "drill:revocations").([]any)
+		v, _ := set.replica.try("pubsub", "numsub", "drill:revocations").([]any)
 		return len(v) == 2 && v[1] == int64(1)
 	})
 
 	// Revocations wait for a replica: let the demoted primary finish its
 	// resynchronisation as the new replica first.
 	waitUntil(t, 30*time.Second, "the demoted primary replicates the new one", func() bool {
-		info, _ := set.primary.do(t, "info", "replication").(string)
+		info, _ := set.primary.try("info", "replication").(string)
 		return strings.Contains(info, "master_link_status:up")
 	})
 	y := newSession("u", time.Now(), time.Hour)
@@ -212,4 +218,76 @@ func TestSentinelGracefulFailoverMovesTheSubscription(t *testing.T) {
 	if d := time.Since(start); d > 2*health {
 		t.Errorf("the revocation after the failover arrived after %v, want within %v", d, 2*health)
 	}
+}
+
+// clusterNoticeDrill opens a listener and a writer on a private cluster,
+// checks a revocation reaches the listener, runs disrupt (which returns
+// the node that serves the store's slot after it), and then requires a
+// reset, the subscription on that node, and the next revocation within
+// the notifier bound.
+func clusterNoticeDrill(t *testing.T, minReplicas int, disrupt func(c *privateCluster) *privateServer) {
+	needPrivateServers(t)
+	t.Parallel()
+	c := startCluster(t)
+	const health = 200 * time.Millisecond
+	opts := redis.Options{Prefix: "drill:", HealthCheckInterval: health, MinReplicas: minReplicas}
+	listener := openOn(t, c.url(), opts)
+	writer := openOn(t, c.url(), opts)
+	rec := subscribe(t, listener)
+	ctx := t.Context()
+
+	x := newSession("u", time.Now(), time.Hour)
+	mustCreate(t, writer, x)
+	if _, err := writer.RevokeSession(ctx, "u", x.Handle); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == x.TokenHash })
+
+	primary := disrupt(c)
+	disrupted := time.Now()
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.Reset })
+	if d := time.Since(disrupted); d > 5*health {
+		t.Errorf("reset after %v, want within %v", d, 5*health)
+	}
+	waitUntil(t, 5*time.Second, "the subscription is on the slot's new primary", func() bool {
+		v, _ := primary.try("pubsub", "shardnumsub", "{drill:}revocations").([]any)
+		return len(v) == 2 && v[1] == int64(1)
+	})
+
+	y := newSession("u", time.Now(), time.Hour)
+	eventually(t, 15*time.Second, "CreateSession after the change", func() error { return writer.CreateSession(ctx, y) })
+	start := time.Now()
+	eventually(t, 15*time.Second, "RevokeSession after the change", func() error {
+		_, err := writer.RevokeSession(ctx, "u", y.Handle)
+		return err
+	})
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == y.TokenHash })
+	if d := time.Since(start); d > 2*health {
+		t.Errorf("the revocation after the change arrived after %v, want within %v", d, 2*health)
+	}
+}
+
+// TestClusterFailoverMovesTheSubscription fails the store's shard over
+// (CLUSTER FAILOVER on the replica): the listener must reset and follow
+// the new primary.
+func TestClusterFailoverMovesTheSubscription(t *testing.T) {
+	clusterNoticeDrill(t, 0, func(c *privateCluster) *privateServer {
+		c.r1.do(t, "cluster", "failover")
+		waitUntil(t, 20*time.Second, "r1 becomes a primary", func() bool {
+			role, _ := c.r1.try("role").([]any)
+			return len(role) > 0 && role[0] == "master"
+		})
+		return c.r1
+	})
+}
+
+// TestClusterReshardingMovesTheSubscription moves the store's slot to
+// another master: the listener must reset and follow the slot. The target
+// master has no replica, so the stores do not wait for one.
+func TestClusterReshardingMovesTheSubscription(t *testing.T) {
+	clusterNoticeDrill(t, -1, func(c *privateCluster) *privateServer {
+		slot, _ := c.m1.do(t, "cluster", "keyslot", "{drill:}").(int64)
+		c.moveSlot(t, slot, c.m1, c.m2)
+		return c.m2
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -39,6 +40,7 @@ type notifier struct {
 	store   *Store
 	channel string
 	probe   string        // the listener's own probe channel
+	slot    int64         // the channels' hash slot on a cluster, -1 until known; listener only
 	wait    time.Duration // Options.SubscribeTimeout
 	health  time.Duration // Options.HealthCheckInterval
 
@@ -61,6 +63,7 @@ func newNotifier(s *Store, channel string, wait, health time.Duration) *notifier
 		store:   s,
 		channel: channel,
 		probe:   s.prefix + "probe:" + rand.Text(),
+		slot:    -1,
 		wait:    wait,
 		health:  health,
 		ready:   make(chan struct{}),
@@ -148,6 +151,9 @@ func (n *notifier) run(ctx context.Context) {
 	backoff := minBackoff
 	confirmedBefore := false
 	for {
+		if cc := n.store.cluster; cc != nil {
+			n.refreshSlotMap(ctx, cc)
+		}
 		ps := n.open(ctx) // a dial error shows in Receive
 		n.mu.Lock()
 		if n.closed {
@@ -168,15 +174,14 @@ func (n *notifier) run(ctx context.Context) {
 				return
 			}
 			if err != nil {
-				if isTimeout(err) && !pingSent && n.isConnected() {
-					if ps.Ping(ctx) == nil {
-						pingSent = true
-						continue
-					}
+				if !isTimeout(err) || pingSent || !n.isConnected() || ps.Ping(ctx) != nil {
+					break // lost: resubscribe on a fresh connection
 				}
-				break // lost: resubscribe on a fresh connection
+				pingSent = true
+				msg = nil
+			} else {
+				pingSent = false // anything received proves the connection
 			}
-			pingSent = false // anything received proves the connection
 			switch m := msg.(type) {
 			case *goredis.Subscription:
 				if m.Channel != n.channel {
@@ -236,23 +241,87 @@ func (n *notifier) open(ctx context.Context) *goredis.PubSub {
 }
 
 // onPrimary reports whether the primary that holds the store's keys
-// counts this listener's subscription, as the store's client finds that
-// primary now. An error counts as no: the subscription is then renewed,
-// and subscribers are reset, which is the safe side.
+// counts this listener's subscription. An error counts as no: the
+// subscription is then renewed, and subscribers are reset, which is the
+// safe side.
 func (n *notifier) onPrimary(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, n.health)
 	defer cancel()
-	node, err := n.store.primary(ctx)
+	if cc := n.store.cluster; cc != nil {
+		return n.onClusterPrimary(ctx, cc)
+	}
+	// A failover client sends this to the primary Sentinel names now.
+	counts, err := n.store.client.PubSubNumSub(ctx, n.probe).Result()
+	return err == nil && counts[n.probe] > 0
+}
+
+// slotPrimary asks the cluster (CLUSTER SLOTS, from any node) which node
+// is the primary of the channels' slot now, and returns its address.
+func (n *notifier) slotPrimary(ctx context.Context, cc *goredis.ClusterClient) (string, error) {
+	if n.slot < 0 {
+		slot, err := cc.ClusterKeySlot(ctx, n.channel).Result()
+		if err != nil {
+			return "", err
+		}
+		n.slot = slot
+	}
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range slots {
+		if int64(r.Start) <= n.slot && n.slot <= int64(r.End) && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr, nil
+		}
+	}
+	return "", errors.New("slot not served")
+}
+
+// onClusterPrimary asks the slot's primary (see slotPrimary) whether it
+// counts the listener's subscription.
+func (n *notifier) onClusterPrimary(ctx context.Context, cc *goredis.ClusterClient) bool {
+	addr, err := n.slotPrimary(ctx, cc)
 	if err != nil {
 		return false
 	}
-	var counts map[string]int64
-	if n.store.cluster != nil {
-		counts, err = node.PubSubShardNumSub(ctx, n.probe).Result()
-	} else {
-		counts, err = node.PubSubNumSub(ctx, n.probe).Result()
+	var count atomic.Int64
+	err = cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+		if c.Options().Addr != addr {
+			return nil
+		}
+		m, err := c.PubSubShardNumSub(ctx, n.probe).Result()
+		if err != nil {
+			return err
+		}
+		count.Store(m[n.probe])
+		return nil
+	})
+	return err == nil && count.Load() > 0
+}
+
+// refreshSlotMap makes sure, before the listener subscribes on a cluster,
+// that the client's slot map names the slot's current primary (see
+// slotPrimary): after a failover or a resharding the map is stale until
+// something reloads it, and the subscription would go to the old node. It
+// waits for at most one health interval.
+func (n *notifier) refreshSlotMap(ctx context.Context, cc *goredis.ClusterClient) {
+	ctx, cancel := context.WithTimeout(ctx, n.health)
+	defer cancel()
+	addr, err := n.slotPrimary(ctx, cc)
+	if err != nil {
+		return
 	}
-	return err == nil && counts[n.probe] > 0
+	for reloaded := false; ; reloaded = true {
+		if c, err := cc.MasterForKey(ctx, n.channel); err == nil && c.Options().Addr == addr {
+			return
+		}
+		if !reloaded {
+			cc.ReloadState(ctx)
+		}
+		if sleepCtx(ctx, 10*time.Millisecond) != nil {
+			return
+		}
+	}
 }
 
 func (n *notifier) isConnected() bool {

@@ -152,6 +152,15 @@ func (s *privateServer) do(tb testing.TB, args ...any) any {
 	return v
 }
 
+// try runs one command on the server and returns its reply, or nil on an
+// error (a server that is restarting its role drops connections).
+func (s *privateServer) try(args ...any) any {
+	c := s.client()
+	defer c.Close()
+	v, _ := c.Do(context.Background(), args...).Result()
+	return v
+}
+
 // waitUntil polls ok until it holds, or fails tb after d.
 func waitUntil(tb testing.TB, d time.Duration, what string, ok func() bool) {
 	tb.Helper()
@@ -179,12 +188,12 @@ func startSentinelSet(tb testing.TB) *sentinelSet {
 	r := startServer(tb, "--replicaof", host, port)
 	set := &sentinelSet{primary: p, replica: r, name: "drill"}
 	waitUntil(tb, 10*time.Second, "replica in sync", func() bool {
-		info, _ := r.do(tb, "info", "replication").(string)
+		info, _ := r.try("info", "replication").(string)
 		return strings.Contains(info, "master_link_status:up")
 	})
 	set.sentinel = startSentinel(tb, set.name, p)
 	waitUntil(tb, 10*time.Second, "sentinel sees the replica", func() bool {
-		v, _ := set.sentinel.do(tb, "sentinel", "replicas", set.name).([]any)
+		v, _ := set.sentinel.try("sentinel", "replicas", set.name).([]any)
 		return len(v) == 1
 	})
 	return set
@@ -203,4 +212,77 @@ func (set *sentinelSet) masterAddr(tb testing.TB) string {
 		tb.Fatalf("get-master-addr-by-name: got %v", v)
 	}
 	return fmt.Sprintf("%v:%v", v[0], v[1])
+}
+
+// privateCluster is a cluster of three private nodes: m1 serves every
+// slot, r1 is its replica, m2 is a master with no slots (the target of a
+// resharding).
+type privateCluster struct {
+	m1, r1, m2 *privateServer
+}
+
+// startCluster starts and joins the three nodes and waits until every
+// node reports the cluster ok and r1 replicates m1.
+func startCluster(tb testing.TB) *privateCluster {
+	tb.Helper()
+	node := func() *privateServer {
+		return startServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000")
+	}
+	c := &privateCluster{m1: node(), r1: node(), m2: node()}
+	c.m1.do(tb, "cluster", "addslotsrange", 0, 16383)
+	host, port, _ := net.SplitHostPort(c.m1.addr)
+	for _, n := range []*privateServer{c.r1, c.m2} {
+		n.do(tb, "cluster", "meet", host, port)
+	}
+	id1 := c.m1.id(tb)
+	waitUntil(tb, 10*time.Second, "r1 knows m1", func() bool {
+		nodes, _ := c.r1.try("cluster", "nodes").(string)
+		return strings.Contains(nodes, id1)
+	})
+	c.r1.do(tb, "cluster", "replicate", id1)
+	for _, n := range []*privateServer{c.m1, c.r1, c.m2} {
+		waitUntil(tb, 20*time.Second, "cluster ok on "+n.addr, func() bool {
+			info, _ := n.try("cluster", "info").(string)
+			nodes, _ := n.try("cluster", "nodes").(string)
+			return strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "connected") == 3
+		})
+	}
+	waitUntil(tb, 20*time.Second, "r1 in sync", func() bool {
+		info, _ := c.r1.try("info", "replication").(string)
+		return strings.Contains(info, "master_link_status:up")
+	})
+	return c
+}
+
+// url returns the cluster URL form of the three nodes.
+func (c *privateCluster) url() string {
+	return "redis://" + c.m1.addr + "?addr=" + c.r1.addr + "&addr=" + c.m2.addr
+}
+
+// id returns the node's cluster ID.
+func (s *privateServer) id(tb testing.TB) string {
+	tb.Helper()
+	id, _ := s.do(tb, "cluster", "myid").(string)
+	return id
+}
+
+// moveSlot migrates slot, with its keys, from one master to another, as
+// redis-cli --cluster reshard does, and tells every node.
+func (c *privateCluster) moveSlot(tb testing.TB, slot int64, from, to *privateServer) {
+	tb.Helper()
+	fromID, toID := from.id(tb), to.id(tb)
+	to.do(tb, "cluster", "setslot", slot, "importing", fromID)
+	from.do(tb, "cluster", "setslot", slot, "migrating", toID)
+	host, port, _ := net.SplitHostPort(to.addr)
+	for {
+		keys, _ := from.do(tb, "cluster", "getkeysinslot", slot, 100).([]any)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"migrate", host, port, "", 0, 5000, "keys"}
+		from.do(tb, append(args, keys...)...)
+	}
+	for _, n := range []*privateServer{to, from} {
+		n.do(tb, "cluster", "setslot", slot, "node", toID)
+	}
 }

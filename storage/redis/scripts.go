@@ -19,7 +19,7 @@ import (
 // lives in the one hash slot of its KEYS[1]: every script stays atomic on a
 // cluster.
 type scripts struct {
-	createSession, getSession, listSessions, touchSession, rotateSession,
+	createSession, getSession, getSessionSlow, listSessions, touchSession, rotateSession,
 	revokeSession, revokeUserSessions, deleteExpiredSessions *goredis.Script
 
 	putPendingTOTP, confirmTOTP, acceptTOTPStep, updateTOTPSecret *goredis.Script
@@ -44,7 +44,8 @@ func newScripts(cluster bool) scripts {
 	s := func(body string) *goredis.Script { return goredis.NewScript(prelude + body) }
 	return scripts{
 		createSession:         s(luaCreateSession),
-		getSession:            s(luaGetSession),
+		getSession:            goredis.NewScript(luaGetSession),
+		getSessionSlow:        s(luaGetSessionSlow),
 		listSessions:          s(luaListSessions),
 		touchSession:          s(luaTouchSession),
 		rotateSession:         s(luaRotateSession),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -47,7 +48,31 @@ putSession(hex, handle, user, ARGV[5], ARGV[6], 7)
 return 1
 `
 
+// luaGetSession returns a live session's fields (SF order) joined by NUL
+// bytes in one string: one bulk reply that the client slices without a
+// copy per field (see splitFields), and a join that Redis does in C. It is
+// the cache-miss path of every request, so it stands alone, without the
+// prelude (whose tables and closures every call would build): KEYS[1] is
+// the session key, ARGV[1] the key root, ARGV[2] the token hash. It
+// returns 0, and changes nothing, when the session key exists but its
+// user's index does not name it; the caller then runs luaGetSessionSlow.
 const luaGetSession = `
+local v = redis.call('HMGET', KEYS[1], 'user','handle','created','expires','level','authat','seen','ip','ua',
+	'browser','bver','os','dtype','city','region','country','cc')
+if not v[1] then return false end
+if redis.call('HGET', ARGV[1]..'us:'..v[1], v[2]) ~= ARGV[2] then return 0 end
+for i = 1, #v do
+	if not v[i] then v[i] = '' end
+end
+return table.concat(v, '\0')
+`
+
+// luaGetSessionSlow returns a live session's fields as an array, and
+// deletes a session that its user's index does not name (allowlist
+// semantics, see liveSession). GetSession runs it when luaGetSession
+// returns 0, or a joined reply that does not split into the right number
+// of fields (a field holds a NUL byte).
+const luaGetSessionSlow = `
 local v = liveSession(ARGV[2])
 if not v then return false end
 return v
@@ -195,42 +220,88 @@ func activityArgs(f *fields, a storage.Activity) {
 	f.str("cc", a.Location.CountryCode)
 }
 
-// decodeSession reads a session from its token hash (hex) and its fields
-// in SF order.
-func decodeSession(hexHash string, v values) (*storage.Session, error) {
-	h, err := storage.ParseTokenHash(hexHash)
-	if err != nil {
-		return nil, errors.New("bad stored token hash")
+// sessionFields are the stored fields of a session, in SF order; a
+// missing field is "".
+type sessionFields [sfCount]string
+
+// splitFields splits the reply of luaGetSession into f, and reports
+// whether it held exactly sfCount fields. The fields are substrings of
+// joined: no copy.
+func splitFields(joined string, f *sessionFields) bool {
+	for i := range f {
+		if i == len(f)-1 {
+			if strings.IndexByte(joined, 0) >= 0 {
+				return false
+			}
+			f[i] = joined
+			return true
+		}
+		j := strings.IndexByte(joined, 0)
+		if j < 0 {
+			return false
+		}
+		f[i], joined = joined[:j], joined[j+1:]
 	}
+	return false
+}
+
+// fieldsOf copies a script reply of session fields (SF order) into f.
+func fieldsOf(v values, f *sessionFields) error {
 	if len(v) != sfCount {
-		return nil, fmt.Errorf("bad session reply: %d fields", len(v))
+		return fmt.Errorf("bad session reply: %d fields", len(v))
 	}
-	r := reader{v: v}
+	for i := range f {
+		f[i] = v.str(i)
+	}
+	return nil
+}
+
+// decodeSession reads the session with token hash h from its fields.
+func decodeSession(h storage.TokenHash, f *sessionFields) (*storage.Session, error) {
+	var err error
+	tm := func(i int) time.Time {
+		t, e := decodeTime(f[i])
+		if e != nil && err == nil {
+			err = e
+		}
+		return t
+	}
+	level := 0
+	if f[sfLevel] != "" {
+		n, e := strconv.Atoi(f[sfLevel])
+		if e != nil {
+			return nil, errors.New("bad stored integer")
+		}
+		level = n
+	}
 	x := &storage.Session{
 		TokenHash:  h,
-		UserID:     r.str(sfUser),
-		Handle:     r.str(sfHandle),
-		CreatedAt:  r.time(sfCreated),
-		ExpiresAt:  r.time(sfExpires),
-		AuthLevel:  storage.AuthLevel(r.int64(sfLevel)),
-		AuthAt:     r.time(sfAuthAt),
-		LastSeenAt: r.time(sfSeen),
-		LastSeenIP: r.str(sfIP),
-		UserAgent:  r.str(sfUA),
+		UserID:     f[sfUser],
+		Handle:     f[sfHandle],
+		CreatedAt:  tm(sfCreated),
+		ExpiresAt:  tm(sfExpires),
+		AuthLevel:  storage.AuthLevel(level),
+		AuthAt:     tm(sfAuthAt),
+		LastSeenAt: tm(sfSeen),
+		LastSeenIP: f[sfIP],
+		UserAgent:  f[sfUA],
 		Device: storage.Device{
-			Browser:        r.str(sfBrowser),
-			BrowserVersion: r.str(sfBrowserVersion),
-			OS:             r.str(sfOS),
-			Type:           r.str(sfDeviceType),
+			Browser:        f[sfBrowser],
+			BrowserVersion: f[sfBrowserVersion],
+			OS:             f[sfOS],
+			Type:           f[sfDeviceType],
 		},
 		Location: storage.Location{
-			City:        r.str(sfCity),
-			Region:      r.str(sfRegion),
-			Country:     r.str(sfCountry),
-			CountryCode: r.str(sfCountryCode),
+			City:        f[sfCity],
+			Region:      f[sfRegion],
+			Country:     f[sfCountry],
+			CountryCode: f[sfCountryCode],
 		},
 	}
-	return x, r.err
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // decodeHashedSession reads a script reply that is a token hash followed
@@ -241,7 +312,15 @@ func decodeHashedSession(reply any) (*storage.Session, error) {
 		return nil, fmt.Errorf("bad session reply %T", reply)
 	}
 	hexHash, _ := v[0].(string)
-	return decodeSession(hexHash, v[1:])
+	h, err := storage.ParseTokenHash(hexHash)
+	if err != nil {
+		return nil, errors.New("bad stored token hash")
+	}
+	var f sessionFields
+	if err := fieldsOf(v[1:], &f); err != nil {
+		return nil, err
+	}
+	return decodeSession(h, &f)
 }
 
 // ttl returns how long the keys of a session expiring at expires live,
@@ -288,18 +367,36 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 	return nil
 }
 
-// GetSession implements [storage.SessionStore] in one round trip.
+// GetSession implements [storage.SessionStore] in one round trip: one
+// script that checks the session is live and returns its fields joined in
+// one string (a second round trip only for a session that must be deleted
+// or whose fields hold a NUL byte).
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
 	const op = "get session"
 	hexHash := h.String()
-	v, err := s.scripts.getSession.Run(ctx, s.client, []string{s.key("s", hexHash)}, s.prefix, hexHash).Slice()
+	keys := []string{s.prefix + "s:" + hexHash}
+	var f sessionFields
+	reply, err := s.scripts.getSession.Run(ctx, s.client, keys, s.prefix, hexHash).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
 		return nil, wrapErr(ctx, op, err)
 	}
-	x, err := decodeSession(hexHash, v)
+	if joined, ok := reply.(string); !ok || !splitFields(joined, &f) {
+		// Not named by its index, or a field holds a NUL byte.
+		v, err := s.scripts.getSessionSlow.Run(ctx, s.client, keys, s.prefix, hexHash).Slice()
+		if errors.Is(err, goredis.Nil) {
+			return nil, notFound(op)
+		}
+		if err != nil {
+			return nil, wrapErr(ctx, op, err)
+		}
+		if err := fieldsOf(v, &f); err != nil {
+			return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
+		}
+	}
+	x, err := decodeSession(h, &f)
 	if err != nil {
 		return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
 	}

@@ -297,3 +297,22 @@ func TestDeleteExpiredSessionsLeavesNothingBehind(t *testing.T) {
 		t.Errorf("keys left after the sweep: got %v, want none", keys)
 	}
 }
+
+// TestGetSessionReturnsFieldsHoldingNULBytes covers the reply that does
+// not split into the right number of fields: GetSession must read such a
+// session whole, through the array reply.
+func TestGetSessionReturnsFieldsHoldingNULBytes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	x := newSession("nul", time.Now().Truncate(time.Millisecond), time.Hour)
+	x.UserAgent = "a\x00b\x00"
+	x.Location.City = "\x00"
+	mustCreate(t, f.store, x)
+	got, err := f.store.GetSession(t.Context(), x.TokenHash)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if got.UserAgent != x.UserAgent || got.Location.City != x.Location.City || got.Handle != x.Handle {
+		t.Errorf("got UA %q city %q handle %q, want %q %q %q", got.UserAgent, got.Location.City, got.Handle, x.UserAgent, x.Location.City, x.Handle)
+	}
+}

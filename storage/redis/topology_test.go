@@ -32,6 +32,16 @@ type topology struct {
 }
 
 var (
+	singleTopology = topology{
+		name: "single", env: envURL,
+		open: func(tb testing.TB, u string) goredis.UniversalClient {
+			o, err := goredis.ParseURL(u)
+			if err != nil {
+				tb.Fatalf("%s: %v", envURL, err)
+			}
+			return goredis.NewClient(o)
+		},
+	}
 	clusterTopology = topology{
 		name: "cluster", env: envClusterURL,
 		open: func(tb testing.TB, u string) goredis.UniversalClient {

@@ -5,15 +5,71 @@
 //
 // Use it when many application instances sit behind a load balancer and
 // share their sessions: every instance opens its own Store on the same
-// server with the same [Options.Prefix], and a revocation through any of
-// them reaches the caches of all the others within milliseconds, through
-// Redis pub/sub. A single instance is better served by the memory or sqlite
-// backends.
+// deployment with the same [Options.Prefix], and a revocation through any
+// of them reaches the caches of all the others within milliseconds,
+// through Redis pub/sub. A single instance is better served by the memory
+// or sqlite backends.
 //
-// The store needs one Redis server (standalone, or a primary behind
-// Sentinel through a failover client): its atomic operations are Lua
-// scripts that touch keys of many hash slots, so Redis Cluster and Ring
-// clients are refused by [New].
+// # Topologies
+//
+// [Open] takes go-redis' own URL forms, and [New] any client but a ring:
+//
+//   - One server: redis://host:6379/0 ([goredis.NewClient]).
+//   - Sentinel: redis://sentinel:26379?master_name=name&addr=sentinel2:26379
+//     ([goredis.NewFailoverClient]); every command goes to the primary
+//     Sentinel names.
+//   - Cluster: redis://node1:7000?addr=node2:7000&addr=node3:7000
+//     ([goredis.NewClusterClient]). On a cluster every key of a Store
+//     carries the hash tag "{" + Prefix + "}", so all of them live in one
+//     hash slot and every script, transaction and WAIT runs on the one
+//     primary of that slot: each operation is as atomic as on one server.
+//     The price is that one primary holds and serves one prefix's data; the
+//     cluster gives the store failover, not sharding. That is the design,
+//     not an accident: a session is found by its token hash alone on the
+//     hot path (one round trip), yet "log out all other sessions" must
+//     remove all of a user's sessions atomically, and no hash tag can put
+//     both the token-hash lookups and the per-user sets in one slot unless
+//     it is common to the whole prefix. Deployments that need more than one
+//     primary's throughput shard by prefix (one prefix per tenant).
+//
+// Clients that read from replicas (a cluster client with ReadOnly,
+// RouteByLatency or RouteRandomly, or URLs asking for it) are refused: a
+// lagging replica would serve a revoked session. So are ring clients: ring
+// shards are not replicated, and a shard that drops out and comes back
+// would bring back sessions revoked meanwhile.
+//
+// # Durability of security writes
+//
+// Redis replicates asynchronously: a write acknowledged by the primary can
+// be lost when a replica is promoted. Every write that takes something
+// away — a revocation (RevokeSession, RevokeUserSessions, RotateSession,
+// app grant revocations), an accepted TOTP step, a confirmed TOTP
+// credential, a consumed or replaced recovery code, a reserved
+// second-factor attempt — is therefore followed by WAIT on the same
+// connection, and reports success only when [Options.MinReplicas]
+// replicas have acknowledged it within [Options.ReplicaTimeout]; otherwise
+// it fails with [ErrNotReplicated]. The default MinReplicas is 1 on
+// Sentinel, and on a cluster or a plain server 1 if the primary has a
+// replica when the store first needs to know (0 otherwise). What is
+// guaranteed, per topology:
+//
+//   - One server without replicas: a revocation that returned is applied
+//     on the server. What a restart keeps is up to Redis persistence:
+//     losing data logs users out (allowlist), but restoring an older
+//     snapshot brings back sessions revoked since it was taken.
+//   - Sentinel, and a cluster shard with replicas: a revocation that
+//     returned is on the primary and on MinReplicas replicas. A failover
+//     promotes the replica with the largest replication offset (unless
+//     replica-priority says otherwise), which has it: a forced failover
+//     right after the call cannot undo it. WAIT cannot cover a replica
+//     that acknowledged and then loses its data too (every node restarted
+//     without persistence), nor a manual promotion of a replica that did
+//     not acknowledge. When the replicas do not acknowledge in time, the
+//     call fails and the app shows an error; the change is applied on the
+//     primary and retrying is safe.
+//   - Writes that only add (creating a session, a touch, an event) do not
+//     wait: losing one logs a user out or loses a log line, it never
+//     grants access.
 //
 // # Allowlist semantics
 //
@@ -30,22 +86,33 @@
 //
 // # Key layout
 //
-// Every key starts with [Options.Prefix] (default "sessionguard:"), written
-// P below; token hashes are lower-case hex ([storage.TokenHash.String]):
+// Every key starts with the key root R: [Options.Prefix] (default
+// "sessionguard:") on one server or Sentinel, "{" + Prefix + "}" on a
+// cluster (the hash tag). Token hashes are lower-case hex
+// ([storage.TokenHash.String]):
 //
-//	P s:<token hash>      hash    one session; PEXPIRE at its ExpiresAt
-//	P h:<handle>          string  token hash of the session with that handle (uniqueness); same TTL
-//	P us:<user ID>        hash    the user's sessions: handle -> token hash
-//	P sx                  zset    "<token hash>|<user ID>" scored by ExpiresAt (unix ms), for the sweep
-//	P g:<token hash>      hash    one app grant
-//	P gi:<grant ID>       string  token hash of the grant with that ID (uniqueness)
-//	P ug:<user ID>        hash    the user's grants: grant ID -> token hash
-//	P t:<user ID>         hash    the user's TOTP credential
-//	P rc:<user ID>        set     hex SHA-256 of the user's unused recovery codes
-//	P th:<user ID>        hash    the user's second-factor throttle
-//	P eid                 string  the last event ID (INCR)
-//	P ue:<user ID>        zset    the user's events, scored by ID, member "<ID>:<JSON>"
-//	P et                  zset    "<ID>:<user ID>" scored by event time (unix µs), for retention
+//	R s:<token hash>      hash    one session; PEXPIRE at its ExpiresAt
+//	R h:<handle>          string  token hash of the session with that handle (uniqueness); same TTL
+//	R us:<user ID>        hash    the user's sessions: handle -> token hash
+//	R sx                  zset    "<token hash>|<user ID>" scored by ExpiresAt (unix ms), for the sweep
+//	R g:<token hash>      hash    one app grant
+//	R gi:<grant ID>       string  token hash of the grant with that ID (uniqueness)
+//	R ug:<user ID>        hash    the user's grants: grant ID -> token hash
+//	R t:<user ID>         hash    the user's TOTP credential
+//	R rc:<user ID>        set     hex SHA-256 of the user's unused recovery codes
+//	R th:<user ID>        hash    the user's second-factor throttle
+//	R eid                 string  the last event ID (INCR)
+//	R ue:<user ID>        zset    the user's events, scored by ID, member "<ID>:<JSON>"
+//	R et                  zset    "<ID>:<user ID>" scored by event time (unix µs), for retention
+//	R revocations         channel revocation notices (SPUBLISH on a cluster, PUBLISH otherwise)
+//	R probe:<random>      channel one listener's probe (see Revocation bound)
+//
+// The layout on one server and on Sentinel is the one earlier versions
+// wrote: existing data stays readable, nothing to migrate. Moving a store
+// from one server to a cluster renames every key (the root gains braces):
+// copy them with their TTLs (DUMP / RESTORE ... PTTL, or MIGRATE) under
+// the new names while no instance writes, or start the cluster empty and
+// let users sign in again.
 //
 // Index entries whose session or grant is gone (expired by TTL, evicted)
 // are pruned lazily when the user's list is read or revoked, and by
@@ -57,14 +124,28 @@
 //
 // # Revocation bound
 //
-// Revocations are published on the channel P+"revocations" inside the same
+// Revocations are published on the channel R+"revocations" inside the same
 // Lua script that applies them, so a notice is never seen before the change.
 // A subscriber (see [Store.Subscribe]) hears of a revocation through any
-// instance within milliseconds. If the listener connection drops, every
-// subscriber is told to drop its caches (Revocation{Reset: true}) at once,
-// and again when the subscription is confirmed on a fresh connection,
-// because notices sent in between are lost. A connection that goes silent
-// is detected by a ping within about twice [Options.HealthCheckInterval].
+// instance within milliseconds. On a cluster the channel is a sharded one
+// (SSUBSCRIBE), served by the primary of the store's slot, so notices
+// reach every instance whatever node its client is connected to.
+//
+// If the listener connection drops, every subscriber is told to drop its
+// caches (Revocation{Reset: true}) at once, and again when the
+// subscription is confirmed on a fresh connection, because notices sent
+// in between are lost. A connection that goes silent is detected by a
+// ping within about twice [Options.HealthCheckInterval]. A connection that
+// stays up on the wrong node — a primary demoted by a Sentinel switch or a
+// cluster failover, a node that lost the store's slot in a resharding — is
+// detected within about one HealthCheckInterval: every interval the
+// listener asks the current primary (as Sentinel or CLUSTER SLOTS names
+// it) whether it counts the listener's own probe channel (PUBSUB NUMSUB /
+// SHARDNUMSUB); if not, subscribers are reset the same way and the
+// listener subscribes on the current primary. With the default interval of
+// one second, no notice is missed silently for longer than about two
+// seconds on any topology; in every case the Manager's RevocationTTL
+// remains the outer bound.
 package redis
 
 import (

@@ -127,7 +127,7 @@ func (s *Store) CreateAppGrant(ctx context.Context, g *storage.AppGrant) error {
 	keys := []string{s.key("g", g.TokenHash.String()), s.key("gi", g.ID), s.key("ug", g.UserID)}
 	n, err := s.scripts.createAppGrant.Run(ctx, s.client, keys, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -144,7 +144,7 @@ func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	g, err := decodeGrant(hexHash, v)
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *Store) ListAppGrants(ctx context.Context, userID string) ([]storage.App
 	const op = "list app grants"
 	rows, err := s.scripts.listAppGrants.Run(ctx, s.client, []string{s.key("ug", userID)}, s.prefix, userID).Slice()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	out := make([]storage.AppGrant, 0, len(rows))
 	for _, row := range rows {
@@ -187,7 +187,7 @@ func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.
 	}
 	n, err := s.scripts.touchAppGrant.Run(ctx, s.client, []string{s.key("g", h.String())}, s.prefix, h.String(), atv).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -204,7 +204,7 @@ func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	g, err := decodeHashedGrant(cmd.Val())
 	if err != nil {
@@ -219,11 +219,11 @@ func (s *Store) RevokeUserAppGrants(ctx context.Context, userID string) (int, er
 	const op = "revoke user app grants"
 	cmd, err := s.durableScript(ctx, s.scripts.revokeUserAppGrants, []string{s.key("ug", userID)}, s.prefix, userID)
 	if err != nil {
-		return 0, wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	n, err := cmd.Int()
 	if err != nil {
-		return 0, wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -24,9 +25,10 @@ var ErrNotReplicated = errors.New("storage/redis: not acknowledged by enough rep
 type replication struct {
 	timeout time.Duration
 
-	mu    sync.Mutex
-	known bool // min is settled
-	min   int
+	mu      sync.Mutex
+	known   bool      // min is settled
+	min     int       // replicas to wait for
+	recheck time.Time // with min 0 and !known: when to ask again
 }
 
 // init settles the minimum when the options or the client type decide it;
@@ -50,16 +52,64 @@ func isFailoverClient(c goredis.UniversalClient) bool {
 	return ok && cc.Options().Addr == "FailoverClient"
 }
 
+// zeroRecheck is how long a finding of "no replica" stands before the
+// default policy asks again.
+const zeroRecheck = 10 * time.Second
+
 // minReplicas returns how many replicas a security write must reach. With
-// the default policy on a plain or cluster client, the first call asks the
-// primary (ROLE) whether it has replicas; a failure is returned, and the
-// question is asked again by the next write.
+// the default policy on a plain or cluster client it asks how many
+// replicas the primary holding the store's keys has: on a cluster, the
+// replicas the cluster configuration assigns to that primary's shard
+// (CLUSTER SHARDS, whatever their link state); on a plain client, the
+// replicas connected to the server (ROLE). Once a replica is found the
+// answer is 1 for the life of the Store; "none" is asked again after
+// zeroRecheck. A failure is returned (the write then fails) and asked
+// again by the next write.
 func (s *Store) minReplicas(ctx context.Context) (int, error) {
 	r := &s.repl
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.known {
+	if r.known || time.Now().Before(r.recheck) {
 		return r.min, nil
+	}
+	n, err := s.countReplicas(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		r.known, r.min = true, 1
+	} else {
+		r.recheck = time.Now().Add(zeroRecheck)
+	}
+	return r.min, nil
+}
+
+// countReplicas returns how many replicas the primary holding the store's
+// keys has (see minReplicas).
+func (s *Store) countReplicas(ctx context.Context) (int, error) {
+	if cc := s.cluster; cc != nil {
+		slot, err := cc.ClusterKeySlot(ctx, s.prefix).Result()
+		if err != nil {
+			return 0, err
+		}
+		shards, err := cc.ClusterShards(ctx).Result()
+		if err != nil {
+			return 0, err
+		}
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				if r.Start <= slot && slot <= r.End {
+					n := 0
+					for _, node := range sh.Nodes {
+						if node.Role == "replica" {
+							n++
+						}
+					}
+					return n, nil
+				}
+			}
+		}
+		return 0, errors.New("the store's hash slot is not served")
 	}
 	node, err := s.primary(ctx)
 	if err != nil {
@@ -73,11 +123,7 @@ func (s *Store) minReplicas(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("the server holding the store's keys is not a primary (ROLE %v)", reply[0])
 	}
 	replicas, _ := reply[2].([]any)
-	r.known = true
-	if len(replicas) > 0 {
-		r.min = 1
-	}
-	return r.min, nil
+	return len(replicas), nil
 }
 
 // primary returns a client on the primary that holds the store's keys (all
@@ -97,8 +143,10 @@ func (s *Store) primary(ctx context.Context) (*goredis.Client, error) {
 // connection's writes), on the primary that holds the store's keys. It
 // returns the first command error; if the commands succeeded but fewer
 // than the required replicas acknowledged them in time, it returns an
-// error wrapping [ErrNotReplicated]. On a cluster, a redirection (the slot
-// moved) makes it reload the slot map and try again, a few times.
+// error wrapping [ErrNotReplicated]. On a cluster, an error that proves the
+// commands did not run (a redirection: the slot moved; a failed dial: the
+// primary is gone) makes it reload the slot map and try again, a few
+// times; other errors are returned, since the commands may have run.
 func (s *Store) durable(ctx context.Context, queue func(p goredis.Pipeliner) error) error {
 	want, err := s.minReplicas(ctx)
 	if err != nil {
@@ -119,7 +167,7 @@ func (s *Store) durable(ctx context.Context, queue func(p goredis.Pipeliner) err
 			}
 			return nil
 		})
-		if err != nil && s.cluster != nil && isRedirect(err) && attempt < 5 {
+		if err != nil && s.cluster != nil && (isRedirect(err) || isDialError(err)) && attempt < 5 {
 			s.cluster.ReloadState(ctx)
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 				return err
@@ -186,6 +234,13 @@ func (s *Store) durableScript(ctx context.Context, sc *goredis.Script, keys []st
 
 func isNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// isDialError reports whether err is a failure to connect: nothing was
+// sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func isRedirect(err error) bool {

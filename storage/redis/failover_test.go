@@ -291,3 +291,64 @@ func TestClusterReshardingMovesTheSubscription(t *testing.T) {
 		return c.m2
 	})
 }
+
+// TestClusterForcedFailoverAfterRevokeAllBringsNothingBack is the forced
+// failover drill on a cluster: the shard's replica lags (paused, link
+// dropped) when RevokeUserSessions runs, the primary is killed the moment
+// it returns, the replica takes over (CLUSTER FAILOVER TAKEOVER: no
+// agreement needed from the dead primary), and not one session may be
+// accepted again.
+func TestClusterForcedFailoverAfterRevokeAllBringsNothingBack(t *testing.T) {
+	needPrivateServers(t)
+	t.Parallel()
+	c := startCluster(t)
+	opts := redis.Options{Prefix: "drill:", ReplicaTimeout: 10 * time.Second}
+	a := openOn(t, c.url(), opts)
+	b := openOn(t, c.url(), opts)
+	ctx := t.Context()
+
+	now := time.Now()
+	var sessions []*storage.Session
+	for range 5 {
+		x := newSession("victim", now, time.Hour)
+		mustCreate(t, a, x)
+		sessions = append(sessions, x)
+	}
+	for _, x := range sessions {
+		if _, err := b.GetSession(ctx, x.TokenHash); err != nil {
+			t.Fatalf("GetSession before the revocation: %v", err)
+		}
+	}
+
+	c.r1.signal(t, syscall.SIGSTOP)
+	c.m1.do(t, "client", "kill", "type", "replica")
+	resume := time.AfterFunc(300*time.Millisecond, func() { _ = c.r1.cmd.Process.Signal(syscall.SIGCONT) })
+	defer resume.Stop()
+	n, err := a.RevokeUserSessions(ctx, "victim", storage.TokenHash{})
+	if err != nil || n != 5 {
+		t.Fatalf("RevokeUserSessions: got %d, %v; want 5, nil", n, err)
+	}
+	c.m1.kill(t)
+	_ = c.r1.cmd.Process.Signal(syscall.SIGCONT)
+	waitUntil(t, 30*time.Second, "the replica takes over", func() bool {
+		_ = c.r1.try("cluster", "failover", "takeover")
+		role, _ := c.r1.try("role").([]any)
+		return len(role) > 0 && role[0] == "master"
+	})
+
+	fresh := openOn(t, "redis://"+c.r1.addr+"?addr="+c.m2.addr, opts)
+	for _, s := range []*redis.Store{b, fresh} {
+		for i, x := range sessions {
+			eventually(t, 30*time.Second, "GetSession after the failover", func() error {
+				_, err := s.GetSession(ctx, x.TokenHash)
+				if errors.Is(err, storage.ErrNotFound) {
+					return nil
+				}
+				if err == nil {
+					t.Fatalf("session %d is accepted again after the failover: got nil error, want ErrNotFound", i)
+				}
+				return err
+			})
+		}
+	}
+}

@@ -27,7 +27,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 		args = append(args, h.String())
 	}
 	if _, err := s.durableScript(ctx, s.scripts.replaceRecoveryCodes, []string{s.key("rc", userID)}, args...); err != nil {
-		return wrapErr(ctx, "replace recovery codes", err)
+		return s.wrapErr(ctx, "replace recovery codes", err)
 	}
 	return nil
 }
@@ -44,7 +44,7 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storag
 		return nil
 	})
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if cmd.Val() == 0 {
 		return notFound(op)
@@ -56,7 +56,7 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storag
 func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
 	n, err := s.client.SCard(ctx, s.key("rc", userID)).Result()
 	if err != nil {
-		return 0, wrapErr(ctx, "count recovery codes", err)
+		return 0, s.wrapErr(ctx, "count recovery codes", err)
 	}
 	return int(n), nil
 }

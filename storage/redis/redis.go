@@ -49,9 +49,9 @@
 // connection, and reports success only when [Options.MinReplicas]
 // replicas have acknowledged it within [Options.ReplicaTimeout]; otherwise
 // it fails with [ErrNotReplicated]. The default MinReplicas is 1 on
-// Sentinel, and on a cluster or a plain server 1 if the primary has a
-// replica when the store first needs to know (0 otherwise). What is
-// guaranteed, per topology:
+// Sentinel, on a cluster whose configuration gives the store's shard a
+// replica, and on a plain server once it is seen with a replica (see the
+// option). What is guaranteed, per topology:
 //
 //   - One server without replicas: a revocation that returned is applied
 //     on the server. What a restart keeps is up to Redis persistence:
@@ -204,11 +204,13 @@ type Options struct {
 	// second-factor attempt) before it reports success; if fewer do within
 	// [Options.ReplicaTimeout], the call fails with [ErrNotReplicated].
 	// The write is then applied on the primary, but a failover could undo
-	// it. Zero means the default: 1 on a Sentinel (failover) client; on
-	// other clients, 1 if the primary holding the store's keys has a
-	// replica when the store first makes such a write (checked once with
-	// ROLE), else 0. A negative value never waits: acknowledged revocations
-	// can then come back after a failover.
+	// it. Zero means the default: 1 on a Sentinel (failover) client; on a
+	// cluster client, 1 if the cluster configuration gives the shard that
+	// holds the store's keys a replica (CLUSTER SHARDS); on a plain client,
+	// 1 once the server is seen with a connected replica (ROLE, asked at a
+	// security write, again every 10 seconds while none is seen), else 0.
+	// A negative value never waits: acknowledged revocations can then come
+	// back after a failover.
 	MinReplicas int
 
 	// ReplicaTimeout bounds how long a security write waits for
@@ -463,6 +465,18 @@ func wrapErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("storage/redis: %s: %w: %w", op, cerr, err)
 	}
 	return fmt.Errorf("storage/redis: %s: %w", op, err)
+}
+
+// wrapErr is the package's wrapErr for a Store's operations. On a cluster,
+// an error that says the client's slot map is stale (a redirection it
+// could not follow, a primary that refuses connections after a failover)
+// also makes the client reload the map, so the next call goes to the
+// current primary instead of failing until the periodic reload.
+func (s *Store) wrapErr(ctx context.Context, op string, err error) error {
+	if s.cluster != nil && (isRedirect(err) || isDialError(err)) {
+		s.cluster.ReloadState(ctx)
+	}
+	return wrapErr(ctx, op, err)
 }
 
 // notFound returns storage.ErrNotFound wrapped with op.

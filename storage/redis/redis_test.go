@@ -153,18 +153,20 @@ func TestNewRefusesBadClients(t *testing.T) {
 	tests := []struct {
 		name   string
 		client goredis.UniversalClient
+		prefix string
 	}{
-		{"a nil client is refused", nil},
-		{"a cluster client that reads from replicas is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true})},
-		{"a cluster client that routes by latency is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true})},
-		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})},
+		{"a nil client is refused", nil, ""},
+		{"a prefix holding a brace is refused on a cluster", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), "app{1}:"},
+		{"a cluster client that reads from replicas is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true}), ""},
+		{"a cluster client that routes by latency is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true}), ""},
+		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.client != nil {
 				defer tt.client.Close()
 			}
-			s, err := redis.New(tt.client, redis.Options{})
+			s, err := redis.New(tt.client, redis.Options{Prefix: tt.prefix})
 			if err == nil || !strings.HasPrefix(err.Error(), "storage/redis: ") {
 				t.Errorf("got %v, %v; want a storage/redis error", s, err)
 			}

@@ -359,7 +359,7 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 	keys := []string{s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
 	n, err := s.scripts.createSession.Run(ctx, s.client, keys, append([]any{s.prefix}, args...)...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -381,7 +381,7 @@ func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.S
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	if joined, ok := reply.(string); !ok || !splitFields(joined, &f) {
 		// Not named by its index, or a field holds a NUL byte.
@@ -390,7 +390,7 @@ func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.S
 			return nil, notFound(op)
 		}
 		if err != nil {
-			return nil, wrapErr(ctx, op, err)
+			return nil, s.wrapErr(ctx, op, err)
 		}
 		if err := fieldsOf(v, &f); err != nil {
 			return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
@@ -409,7 +409,7 @@ func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Sess
 	const op = "list sessions"
 	rows, err := s.scripts.listSessions.Run(ctx, s.client, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID).Slice()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	out := make([]storage.Session, 0, len(rows))
 	for _, row := range rows {
@@ -441,7 +441,7 @@ func (s *Store) TouchSession(ctx context.Context, h storage.TokenHash, a storage
 	}
 	n, err := s.scripts.touchSession.Run(ctx, s.client, []string{s.key("s", h.String())}, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -462,11 +462,11 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, x *sto
 	keys := []string{s.key("s", old.String()), s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
 	cmd, err := s.durableScript(ctx, s.scripts.rotateSession, keys, append([]any{s.prefix, old.String()}, args...)...)
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	n, err := cmd.Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	switch n {
 	case 0:
@@ -486,7 +486,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*stor
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	x, err := decodeHashedSession(cmd.Val())
 	if err != nil {
@@ -506,11 +506,11 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except st
 	}
 	cmd, err := s.durableScript(ctx, s.scripts.revokeUserSessions, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID, exceptHex)
 	if err != nil {
-		return 0, wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	n, err := cmd.Int()
 	if err != nil {
-		return 0, wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	return n, nil
 }
@@ -527,7 +527,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	for {
 		n, err := s.scripts.deleteExpiredSessions.Run(ctx, s.client, []string{s.prefix + "sx"}, s.prefix, limit, sweepBatch).Int()
 		if err != nil {
-			return total, wrapErr(ctx, op, err)
+			return total, s.wrapErr(ctx, op, err)
 		}
 		total += n
 		if n < sweepBatch {

@@ -61,7 +61,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 			continue
 		}
 		if err != nil {
-			return storage.Throttle{}, wrapErr(ctx, op, err)
+			return storage.Throttle{}, s.wrapErr(ctx, op, err)
 		}
 		if nextErr != nil {
 			return out, fmt.Errorf("storage/redis: %s: %w", op, nextErr)
@@ -75,7 +75,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
 	t, err := readThrottle(ctx, s.client, s.key("th", userID))
 	if err != nil {
-		return storage.Throttle{}, wrapErr(ctx, "get throttle", err)
+		return storage.Throttle{}, s.wrapErr(ctx, "get throttle", err)
 	}
 	return t, nil
 }
@@ -83,7 +83,7 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 // ResetAttempts implements [storage.ThrottleStore].
 func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	if err := s.client.Del(ctx, s.key("th", userID)).Err(); err != nil {
-		return wrapErr(ctx, "reset attempts", err)
+		return s.wrapErr(ctx, "reset attempts", err)
 	}
 	return nil
 }

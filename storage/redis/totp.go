@@ -65,7 +65,7 @@ func (s *Store) PutPendingTOTP(ctx context.Context, c *storage.TOTPCredential) e
 	}
 	n, err := s.scripts.putPendingTOTP.Run(ctx, s.client, []string{s.key("t", c.UserID)}, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -78,7 +78,7 @@ func (s *Store) GetTOTP(ctx context.Context, userID string) (*storage.TOTPCreden
 	const op = "get totp"
 	v, err := s.client.HMGet(ctx, s.key("t", userID), "secret", "kid", "confirmed", "created", "confirmedat", "step").Result()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	if !values(v).exists(2) {
 		return nil, notFound(op)
@@ -108,11 +108,11 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at t
 	}
 	cmd, err := s.durableScript(ctx, s.scripts.confirmTOTP, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10), atv)
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	n, err := cmd.Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -126,11 +126,11 @@ func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) e
 	const op = "accept totp step"
 	cmd, err := s.durableScript(ctx, s.scripts.acceptTOTPStep, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10))
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	n, err := cmd.Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	switch n {
 	case 0:
@@ -146,7 +146,7 @@ func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []by
 	const op = "update totp secret"
 	n, err := s.scripts.updateTOTPSecret.Run(ctx, s.client, []string{s.key("t", userID)}, s.prefix, userID, secret, keyID).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -157,7 +157,7 @@ func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []by
 // DeleteTOTP implements [storage.TOTPStore].
 func (s *Store) DeleteTOTP(ctx context.Context, userID string) error {
 	if err := s.client.Del(ctx, s.key("t", userID)).Err(); err != nil {
-		return wrapErr(ctx, "delete totp", err)
+		return s.wrapErr(ctx, "delete totp", err)
 	}
 	return nil
 }

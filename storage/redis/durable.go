@@ -127,15 +127,14 @@ func (s *Store) countReplicas(ctx context.Context) (int, error) {
 }
 
 // primary returns a client on the primary that holds the store's keys (all
-// of them share one hash slot on a cluster).
-func (s *Store) primary(ctx context.Context) (*goredis.Client, error) {
+// of them share one hash slot on a cluster): the node client of that slot
+// on a cluster, the store's client otherwise (a failover client talks to
+// the primary Sentinel names).
+func (s *Store) primary(ctx context.Context) (goredis.UniversalClient, error) {
 	if s.cluster != nil {
 		return s.cluster.MasterForKey(ctx, s.prefix)
 	}
-	if c, ok := s.client.(*goredis.Client); ok {
-		return c, nil
-	}
-	return nil, fmt.Errorf("unsupported client %T", s.client)
+	return s.client, nil
 }
 
 // durable runs the commands that queue adds to a pipeline, followed by

@@ -91,7 +91,8 @@
 // cluster (the hash tag). Token hashes are lower-case hex
 // ([storage.TokenHash.String]):
 //
-//	R s:<token hash>      hash    one session; PEXPIRE at its ExpiresAt
+//	R s:<token hash>      hash    one session; PEXPIRE at its ExpiresAt; field p: all the
+//	                              other fields joined by NUL bytes, the one value GetSession reads
 //	R h:<handle>          string  token hash of the session with that handle (uniqueness); same TTL
 //	R us:<user ID>        hash    the user's sessions: handle -> token hash
 //	R sx                  zset    "<token hash>|<user ID>" scored by ExpiresAt (unix ms), for the sweep
@@ -108,7 +109,8 @@
 //	R probe:<random>      channel one listener's probe (see Revocation bound)
 //
 // The layout on one server and on Sentinel is the one earlier versions
-// wrote: existing data stays readable, nothing to migrate. Moving a store
+// wrote, plus the packed field p: existing data stays readable, nothing to
+// migrate (a session without p is read whole, and gains p on that read). Moving a store
 // from one server to a cluster renames every key (the root gains braces):
 // copy them with their TTLs (DUMP / RESTORE ... PTTL, or MIGRATE) under
 // the new names while no instance writes, or start the cluster empty and

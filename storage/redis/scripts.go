@@ -155,6 +155,20 @@ local function liveGrant(hex)
 	return v
 end
 
+-- repack rewrites the packed copy of session key k's fields (field 'p',
+-- see packedField in session.go), or removes it if a field holds a NUL.
+local function repack(k)
+	local v = redis.call('HMGET', k, unpack(SF))
+	for i = 1, #v do
+		if not v[i] then v[i] = '' end
+		if string.find(v[i], '\0', 1, true) then
+			redis.call('HDEL', k, 'p')
+			return
+		end
+	end
+	redis.call('HSET', k, 'p', table.concat(v, '\0'))
+end
+
 local function publish(hex, user)
 	redis.call('PUBLISH', P..'revocations', hex..'|'..user)
 end

@@ -48,33 +48,30 @@ putSession(hex, handle, user, ARGV[5], ARGV[6], 7)
 return 1
 `
 
-// luaGetSession returns a live session's fields (SF order) joined by NUL
-// bytes in one string: one bulk reply that the client slices without a
-// copy per field (see splitFields), and a join that Redis does in C. It is
+// luaGetSession returns a live session's packed copy (see packedField):
+// one bulk reply that the client slices without a copy per field. It is
 // the cache-miss path of every request, so it stands alone, without the
-// prelude (whose tables and closures every call would build): KEYS[1] is
-// the session key, ARGV[1] the key root, ARGV[2] the token hash. It
-// returns 0, and changes nothing, when the session key exists but its
-// user's index does not name it; the caller then runs luaGetSessionSlow.
+// prelude (whose tables and closures every call would build), and reads
+// three fields, not seventeen: KEYS[1] is the session key, ARGV[1] the key
+// root, ARGV[2] the token hash. It returns 0, and changes nothing, when
+// the session key exists but its user's index does not name it, or it has
+// no packed copy (written by an earlier version, or a field holds a NUL
+// byte); the caller then runs luaGetSessionSlow.
 const luaGetSession = `
-local v = redis.call('HMGET', KEYS[1], 'user','handle','created','expires','level','authat','seen','ip','ua',
-	'browser','bver','os','dtype','city','region','country','cc')
+local v = redis.call('HMGET', KEYS[1], 'user', 'handle', 'p')
 if not v[1] then return false end
-if redis.call('HGET', ARGV[1]..'us:'..v[1], v[2]) ~= ARGV[2] then return 0 end
-for i = 1, #v do
-	if not v[i] then v[i] = '' end
-end
-return table.concat(v, '\0')
+if redis.call('HGET', ARGV[1]..'us:'..v[1], v[2]) ~= ARGV[2] or not v[3] then return 0 end
+return v[3]
 `
 
 // luaGetSessionSlow returns a live session's fields as an array, and
 // deletes a session that its user's index does not name (allowlist
-// semantics, see liveSession). GetSession runs it when luaGetSession
-// returns 0, or a joined reply that does not split into the right number
-// of fields (a field holds a NUL byte).
+// semantics, see liveSession). It adds the packed copy to a session
+// written by an earlier version, so the next read takes the fast path.
 const luaGetSessionSlow = `
 local v = liveSession(ARGV[2])
 if not v then return false end
+repack(P..'s:'..ARGV[2])
 return v
 `
 
@@ -98,9 +95,13 @@ end
 return out
 `
 
+// luaTouchSession replaces the activity fields and rebuilds the packed
+// copy (see packedField).
 const luaTouchSession = `
 if not liveSession(ARGV[2]) then return 0 end
-redis.call('HSET', P..'s:'..ARGV[2], unpack(ARGV, 3))
+local k = P..'s:'..ARGV[2]
+redis.call('HSET', k, unpack(ARGV, 3))
+repack(k)
 return 1
 `
 
@@ -190,8 +191,37 @@ end
 return #ms
 `
 
-// sessionArgs returns the HSET pairs of every field of x.
+// packedField is the session hash field that holds a copy of all the
+// other fields, in SF order, joined by NUL bytes: the one value that
+// GetSession reads. It is absent when a field holds a NUL byte (and from
+// sessions written by earlier versions until their first read); every
+// write of the fields rewrites it (sessionArgs, the prelude's repack).
+const packedField = "p"
+
+// sessionArgs returns the HSET pairs of every field of x, followed by the
+// packed copy of their values when no value holds a NUL byte.
 func sessionArgs(x *storage.Session) ([]any, error) {
+	args, err := sessionFieldArgs(x)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for i := 1; i < len(args); i += 2 {
+		v := args[i].(string)
+		if strings.IndexByte(v, 0) >= 0 {
+			return args, nil
+		}
+		if i > 1 {
+			b.WriteByte(0)
+		}
+		b.WriteString(v)
+	}
+	return append(args, packedField, b.String()), nil
+}
+
+// sessionFieldArgs returns the HSET pairs of every field of x, in SF
+// order.
+func sessionFieldArgs(x *storage.Session) ([]any, error) {
 	var f fields
 	f.str("user", x.UserID)
 	f.str("handle", x.Handle)

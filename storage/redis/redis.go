@@ -171,9 +171,12 @@ const DefaultPrefix = "sessionguard:"
 // Options configures a [Store]. The zero value is ready to use.
 type Options struct {
 	// Prefix is prepended to every key the store writes and to its
-	// revocation channel (Prefix+"revocations"). Instances that share
-	// sessions must use the same prefix; unrelated deployments on one
-	// server must use different ones. The default is "sessionguard:".
+	// revocation channel (Prefix+"revocations"); on a cluster it is
+	// wrapped in braces to become the hash tag of all of them
+	// ("{"+Prefix+"}revocations"), so it must hold no brace there.
+	// Instances that share sessions must use the same prefix; unrelated
+	// deployments on one server must use different ones. The default is
+	// "sessionguard:".
 	Prefix string
 
 	// Now returns the current time. The store uses it to turn a session's

@@ -351,3 +351,32 @@ func TestClusterForcedFailoverAfterRevokeAllBringsNothingBack(t *testing.T) {
 		}
 	}
 }
+
+// TestDemotedServerResetsTheSubscribers demotes the server under a plain
+// client (REPLICAOF, as an operator promoting another node does): the
+// listener must notice the role change and reset its subscribers, since
+// notices published on the new primary while it was being demoted may be
+// lost.
+func TestDemotedServerResetsTheSubscribers(t *testing.T) {
+	needPrivateServers(t)
+	t.Parallel()
+	a := startServer(t)
+	b := startServer(t)
+	const health = 200 * time.Millisecond
+	s := openOn(t, "redis://"+a.addr, redis.Options{Prefix: "drill:", HealthCheckInterval: health, MinReplicas: -1})
+	rec := subscribe(t, s)
+	x := newSession("u", time.Now(), time.Hour)
+	mustCreate(t, s, x)
+	if _, err := s.RevokeSession(t.Context(), "u", x.Handle); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == x.TokenHash })
+
+	host, port, _ := strings.Cut(b.addr, ":")
+	a.do(t, "replicaof", host, port)
+	demoted := time.Now()
+	rec.waitFor(t, func(r storage.Revocation) bool { return r.Reset })
+	if d := time.Since(demoted); d > 5*health {
+		t.Errorf("reset after %v, want within %v of the demotion", d, 5*health)
+	}
+}

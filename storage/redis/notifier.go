@@ -241,7 +241,8 @@ func (n *notifier) open(ctx context.Context) *goredis.PubSub {
 }
 
 // onPrimary reports whether the primary that holds the store's keys
-// counts this listener's subscription. An error counts as no: the
+// counts this listener's subscription, and (off a cluster) whether the
+// node the client talks to is a primary. An error counts as no: the
 // subscription is then renewed, and subscribers are reset, which is the
 // safe side.
 func (n *notifier) onPrimary(ctx context.Context) bool {
@@ -250,9 +251,21 @@ func (n *notifier) onPrimary(ctx context.Context) bool {
 	if cc := n.store.cluster; cc != nil {
 		return n.onClusterPrimary(ctx, cc)
 	}
-	// A failover client sends this to the primary Sentinel names now.
-	counts, err := n.store.client.PubSubNumSub(ctx, n.probe).Result()
-	return err == nil && counts[n.probe] > 0
+	// A failover client sends these to the primary Sentinel names now;
+	// ROLE catches a node demoted under a plain client, and a failover
+	// client that has not yet heard of the switch.
+	var role *goredis.Cmd
+	var counts *goredis.MapStringIntCmd
+	_, err := n.store.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		role = p.Do(ctx, "role")
+		counts = p.PubSubNumSub(ctx, n.probe)
+		return nil
+	})
+	if err != nil {
+		return false
+	}
+	r, _ := role.Slice()
+	return len(r) > 0 && r[0] == "master" && counts.Val()[n.probe] > 0
 }
 
 // slotPrimary asks the cluster (CLUSTER SLOTS, from any node) which node

@@ -143,8 +143,9 @@
 // detected within about one HealthCheckInterval: every interval the
 // listener asks the current primary (as Sentinel or CLUSTER SLOTS names
 // it) whether it counts the listener's own probe channel (PUBSUB NUMSUB /
-// SHARDNUMSUB); if not, subscribers are reset the same way and the
-// listener subscribes on the current primary. With the default interval of
+// SHARDNUMSUB) and, off a cluster, whether it is a primary at all (ROLE:
+// a server demoted under a plain client); if not, subscribers are reset
+// the same way and the listener subscribes on the current primary. With the default interval of
 // one second, no notice is missed silently for longer than about two
 // seconds on any topology; in every case the Manager's RevocationTTL
 // remains the outer bound.

@@ -18,7 +18,8 @@
 //   - Sentinel: redis://sentinel:26379?master_name=name&addr=sentinel2:26379
 //     ([goredis.NewFailoverClient]); every command goes to the primary
 //     Sentinel names.
-//   - Cluster: redis://node1:7000?addr=node2:7000&addr=node3:7000
+//   - Cluster (Redis 7 or later, for sharded pub/sub):
+//     redis://node1:7000?addr=node2:7000&addr=node3:7000
 //     ([goredis.NewClusterClient]). On a cluster every key of a Store
 //     carries the hash tag "{" + Prefix + "}", so all of them live in one
 //     hash slot and every script, transaction and WAIT runs on the one

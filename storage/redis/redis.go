@@ -252,8 +252,9 @@ var _ storage.Store = (*Store)(nil)
 // it. New does no I/O itself. It returns an error if client is nil, is a
 // ring client (whose shards have no replication: a shard that leaves and
 // comes back would bring revoked sessions back), is a cluster client that
-// reads from replicas (a lagging replica would serve revoked sessions), or
-// if the prefix holds a brace on a cluster (it becomes the hash tag).
+// reads from replicas (a lagging replica would serve revoked sessions) or
+// that keeps its own slot map ([goredis.NewFailoverClusterClient]), or if
+// the prefix holds a brace on a cluster (it becomes the hash tag).
 func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	var cluster *goredis.ClusterClient
 	switch c := client.(type) {
@@ -262,8 +263,12 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	case *goredis.Ring:
 		return nil, errors.New("storage/redis: ring clients are not supported: ring shards are not replicated, so a shard that leaves and returns brings revoked sessions back; use a cluster or Sentinel")
 	case *goredis.ClusterClient:
-		if o := c.Options(); o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
+		o := c.Options()
+		if o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
 			return nil, errors.New("storage/redis: a cluster client that reads from replicas is not supported: a lagging replica would serve revoked sessions")
+		}
+		if o.ClusterSlots != nil {
+			return nil, errors.New("storage/redis: a cluster client with its own slot map (such as NewFailoverClusterClient) is not supported: use NewFailoverClient for Sentinel, NewClusterClient for a cluster")
 		}
 		cluster = c
 	}

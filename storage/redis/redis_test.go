@@ -159,6 +159,7 @@ func TestNewRefusesBadClients(t *testing.T) {
 		{"a prefix holding a brace is refused on a cluster", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), "app{1}:"},
 		{"a cluster client that reads from replicas is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true}), ""},
 		{"a cluster client that routes by latency is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true}), ""},
+		{"a Sentinel cluster client (reads from replicas) is refused", goredis.NewFailoverClusterClient(&goredis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}), ""},
 		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}), ""},
 	}
 	for _, tt := range tests {

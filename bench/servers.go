@@ -223,7 +223,7 @@ func (s *Server) openSessionguard(ctx context.Context, o Options) error {
 	})))
 	mux.Handle("POST /logout-others", m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur, _ := session.FromContext(r.Context())
-		n, err := m.RevokeOthers(r.Context(), cur)
+		n, err := m.RevokeOthers(r.Context(), session.Audit{Request: r}, cur)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

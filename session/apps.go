@@ -165,7 +165,6 @@ func (m *Manager) fillGrant(ctx context.Context, h storage.TokenHash, gen uint64
 	}
 	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(m.revocationTTL).UnixNano()}
 	e.lastSeen.Store(g.LastUsedAt.UnixNano())
-	e.promotedAt.Store(now.UnixNano())
 	m.cache.fill(h, e, gen)
 	return e, nil
 }

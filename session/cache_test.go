@@ -435,6 +435,18 @@ func TestCacheShardsDoNotShareCacheLines(t *testing.T) {
 	}
 }
 
+func TestCacheChunksFillTheirSizeClass(t *testing.T) {
+	t.Parallel()
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("slot sizes are tuned for 64-bit platforms")
+	}
+	// 32 KiB is the largest small-object size class; a larger chunk
+	// would be rounded up to whole pages.
+	if got := unsafe.Sizeof(slot{}) * chunkSlots; got > 32<<10 || got < 31<<10 {
+		t.Errorf("a chunk of %d slots is %d bytes, want just under 32 KiB", chunkSlots, got)
+	}
+}
+
 // cacheEntryBytes fills a cache of n entries with sessions of distinct
 // users (one each: the per-user index costs the most) and returns the heap
 // growth per entry, strings held by the cache included.

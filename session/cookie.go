@@ -111,7 +111,12 @@ func (payloadSerializer) Deserialize(src []byte, dst any) error {
 	if !ok {
 		return errPayload
 	}
-	return p.unmarshal(src)
+	if err := p.unmarshal(src); err != nil {
+		return err
+	}
+	// p.userID keeps src alive: wipe the token from it (p has a copy).
+	clear(src[:fixedPayload])
+	return nil
 }
 
 // codec encodes and decodes session cookies under a rotating list of keys.

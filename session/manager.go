@@ -234,7 +234,9 @@ func (m *Manager) Check(r *http.Request) (*Session, error) {
 		return nil, ErrNoSession
 	}
 	rs := new(requestSession)
-	if _, err := m.check(r, value, &rs.p, &rs.s); err != nil {
+	_, err := m.check(r, value, &rs.p, &rs.s)
+	clear(rs.p.token[:])
+	if err != nil {
 		return nil, err
 	}
 	return &rs.s, nil
@@ -242,7 +244,9 @@ func (m *Manager) Check(r *http.Request) (*Session, error) {
 
 // requestSession is the one allocation an authenticated request costs the
 // middleware: the decoded cookie, the Session handed to the handler, and
-// the request context that carries it (no context.WithValue on top).
+// the request context that carries it (no context.WithValue on top). The
+// raw token is wiped from p once the middleware is done with it, so that a
+// Session kept by the application does not keep the credential in memory.
 type requestSession struct {
 	context.Context
 	s Session
@@ -364,6 +368,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			if keyIdx != 0 {
 				m.reissue(w, &rs.p, rs.s.tokenHash)
 			}
+			clear(rs.p.token[:])
 			next.ServeHTTP(w, r.WithContext(rs))
 		case errors.Is(err, ErrUnavailable):
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)

@@ -26,10 +26,12 @@ const chunkSlots = 240
 // bare simplelru entry keyed by the 32-byte token hash costs 196 bytes
 // (its list element plus its share of the Go map), which leaves 4 bytes of
 // the 200-byte budget per entry for the session's state; keyed by a 64-bit
-// prefix it costs 118, still short of the ~136 bytes of state below. A
-// golang-lru entry also cannot be updated without moving it to the front,
-// and it has no per-user index. This table costs ≤ 200 bytes per entry all
-// in (TestCacheEntryBytes, BenchmarkCacheEntryBytes).
+// prefix it costs 118, leaving 82 bytes for ~100 bytes of state (the rest
+// of the hash, user, handle, times, flags), the handle's string and a
+// per-user index. A golang-lru entry also cannot be updated without moving
+// it to the front, and it has no per-user index. This table costs 177
+// bytes per session at 1,000,000 entries, strings and indexes included
+// (BenchmarkCacheEntryBytes; TestCacheEntryBytes bounds it at 200).
 //
 // Layout of a shard:
 //   - slots, in chunks: one per cached token hash, holding the session's

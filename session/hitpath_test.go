@@ -3,7 +3,9 @@ package session
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -58,6 +60,9 @@ func TestMiddlewareContext(t *testing.T) {
 		}
 		if got := ctx.Value(parentKey{}); got != "kept" {
 			t.Errorf("the parent's value: got %v, want kept", got)
+		}
+		if got := fmt.Sprint(ctx); strings.Contains(got, "alice") || strings.Contains(got, want.Handle) {
+			t.Errorf("printing the context shows the session: %s", got)
 		}
 		if err := RejectionFromContext(ctx); err != nil {
 			t.Errorf("RejectionFromContext = %v, want nil", err)

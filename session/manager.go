@@ -261,6 +261,16 @@ func (rs *requestSession) Value(key any) any {
 	return rs.Context.Value(key)
 }
 
+// String describes the context without printing the session, as
+// context.WithValue's does.
+func (rs *requestSession) String() string {
+	parent := "context"
+	if s, ok := rs.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithValue(session.ctxKey, *session.Session)"
+}
+
 // check validates the cookie value, decoding it into p, and fills s. It
 // reports which key sealed the cookie. On a cache hit it allocates nothing
 // beyond what securecookie's decoding does.

@@ -371,6 +371,28 @@ func TestCacheForgetUserCostsTheUsersEntries(t *testing.T) {
 	checkInvariants(t, c)
 }
 
+// TestCachePurgeAllocatesNothing: dropping everything (after a lost
+// notifier connection) reuses the cache's memory.
+func TestCachePurgeAllocatesNothing(t *testing.T) {
+	c := newRevocationCache(cacheShards * 64)
+	fill := func() {
+		for i := range cacheShards * 64 {
+			fillLive(t, c, hashOf(i), fmt.Sprint("u", i%10))
+		}
+	}
+	fill()
+	if allocs := testing.AllocsPerRun(5, c.purge); allocs != 0 {
+		t.Errorf("purge allocates %v times, want 0", allocs)
+	}
+	for i := range cacheShards * 64 {
+		if cachedKind(c, hashOf(i)) != kindFree {
+			t.Fatal("an entry survived the purge")
+		}
+	}
+	fill()
+	checkInvariants(t, c)
+}
+
 // TestCacheForgetUserRacingFills races the per-user index: fills for a
 // user (and for others, evicting each other in a small cache) run while
 // the user's sessions are forgotten. A fill whose generation was read

@@ -240,15 +240,15 @@ func (p *profile) enterCode(sel, secret string, clock *testClock) {
 func (p *profile) signOut() {
 	p.t.Helper()
 	p.submit(`header form[action="/logout"] button`)
-	p.expect("/login?m=logged-out", "You are signed out.")
+	p.expect("/login?m=logged-out", "You are logged out.")
 }
 
 // expectSignedOut checks that the profile's next navigation lands on the
-// sign-in page saying it was signed out.
+// login page saying it was logged out.
 func (p *profile) expectSignedOut() {
 	p.t.Helper()
 	p.open("/sessions")
-	p.expect("/login?m=signed-out", "You were signed out")
+	p.expect("/login?m=signed-out", "You were logged out")
 }
 
 type sessionRow struct {
@@ -338,8 +338,14 @@ func TestBrowser(t *testing.T) {
 				phoneID = r.ID
 			}
 		}
-		laptop.submit(`li[data-id="` + phoneID + `"] button`)
-		laptop.expect("/sessions?m=ended-one", "The session was ended.")
+		laptop.open("/sessions/" + phoneID)
+		laptop.expect("/sessions/"+phoneID, "Safari 17 on iPhone", "Porto, Portugal", "Log out the device shown")
+		before := laptop.dialogs.Load()
+		laptop.submit(`form[data-post] button`)
+		if n := laptop.dialogs.Load() - before; n != 1 {
+			t.Errorf("got %d confirmation dialogs, want 1", n)
+		}
+		laptop.expect("/sessions?m=ended-one", "That device is logged out")
 		phone.expectSignedOut()
 		if n := len(laptop.sessions()); n != 2 {
 			t.Errorf("after ending the phone's session the laptop lists %d sessions, want 2", n)
@@ -395,7 +401,7 @@ func TestBrowser(t *testing.T) {
 		if status := laptop.submit(`form[action="/login/2fa"] button[type=submit]`); status != 403 {
 			t.Errorf("a used recovery code: got status %d, want 403", status)
 		}
-		laptop.expect("/login/2fa", "That code didn't work")
+		laptop.expect("/login/2fa", "That recovery code is not right, or it was used already.")
 		if text := laptop.open("/sessions"); text != "/login/2fa" {
 			t.Errorf("a session pending its second factor reached %s, want /login/2fa", text)
 		}
@@ -410,8 +416,9 @@ func TestBrowser(t *testing.T) {
 		if n := len(laptop.sessions()); n != 3 {
 			t.Fatalf("the laptop lists %d sessions, want 3", n)
 		}
+		before := laptop.dialogs.Load()
 		laptop.submit(`form[action="/sessions/confirm/others"] button`)
-		if n := laptop.dialogs.Load(); n != 1 {
+		if n := laptop.dialogs.Load() - before; n != 1 {
 			t.Errorf("got %d confirmation dialogs, want 1", n)
 		}
 		laptop.expect("/sessions?m=ended-others&n=2", "All your other sessions were ended. 2 sessions ended.")
@@ -430,7 +437,7 @@ func TestBrowser(t *testing.T) {
 		laptop.fill("#new", "a much better passphrase")
 		laptop.fill("#confirm", "a much better passphrase")
 		laptop.submit(`form[action="/password"] button`)
-		laptop.expect("/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were signed out.")
+		laptop.expect("/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were logged out.")
 		phone.expectSignedOut()
 		desktop.expectSignedOut()
 		laptop.open("/")

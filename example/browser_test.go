@@ -26,13 +26,11 @@ import (
 // "chromium" is looked up on PATH. Without it the test is skipped, except
 // when CI=true, where it fails.
 //
-// It saves screenshots of the sessions page (sessions.png, and
-// sessions-phone.png on a phone-sized window) and of the two-factor setup
-// (two-factor.png) into a temporary directory, or into
-// SESSION_SCREENSHOT_DIR when set (a relative path is taken from the
-// module root). The README's screenshot is made with
+// TestBrowserPages (audit_test.go) saves the README's screenshots, on the
+// demo data, into a temporary directory, or into SESSION_SCREENSHOT_DIR
+// when set (a relative path is taken from the module root):
 //
-//	SESSION_SCREENSHOT_DIR=example/screenshots go test -count=1 ./example -run TestBrowser
+//	SESSION_SCREENSHOT_DIR=example/screenshots go test -count=1 ./example -run TestBrowserPages
 
 const (
 	firefoxWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -289,7 +287,6 @@ func (p *profile) screenshot(dir, name string) {
 
 func TestBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	shots := screenshotDir(t)
 	srv, _, clock := newClockedServer(t)
 	base := srv.URL
 
@@ -322,10 +319,8 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("row %d: got %+v, want %s / %s / current %v", i, rows[i], w.device, w.meta, i == 0)
 			}
 		}
-		laptop.screenshot(shots, "sessions.png")
 
 		rows = phone.sessions()
-		phone.screenshot(shots, "sessions-phone.png")
 		if len(rows) != 3 || !rows[0].Current || rows[0].Device != "Safari 17 on iPhone" || rows[1].Current || rows[2].Current {
 			t.Errorf("the phone's list: got %+v, want the iPhone first and alone marked This device", rows)
 		}
@@ -362,7 +357,6 @@ func TestBrowser(t *testing.T) {
 			t.Error("the QR code image did not load")
 		}
 		secret = strings.ReplaceAll(runIn(laptop, chromedp.Text(chromedp.CSS("#totp-secret"))), " ", "")
-		laptop.screenshot(shots, "two-factor.png")
 
 		laptop.enterCode("#confirm-code", secret, clock)
 		laptop.submit(`form[action="/two-factor/confirm"] button`)

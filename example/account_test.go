@@ -217,5 +217,8 @@ func TestChangePassword(t *testing.T) {
 	c.expectRedirect("POST", "/password", url.Values{"current": {"new password 1"}, "new": {"new password 2"}, "confirm": {"new password 2"}}, "/password?m=password-changed&n=1")
 	c.expectRedirect("POST", "/password", url.Values{"current": {"new password 2"}, "new": {"new password 3"}, "confirm": {"new password 3"}}, "/password?m=password-changed&n=0")
 	c.page("/password?m=password-changed&n=0", "/password?m=password-changed&n=0", "No other session was logged in.")
-	c.page("/security-log", "/security-log", fmt.Sprintf("Changed the password (%d sessions ended)", 2))
+	body := c.page("/security-log", "/security-log", fmt.Sprintf("Changed the password (%d sessions ended)", 2))
+	if n := strings.Count(body, "Confirmed the password"); n != 0 {
+		t.Errorf("the log shows %d password confirmations besides the password changes, want 0", n)
+	}
 }

@@ -109,7 +109,8 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	if a.users, err = newUserStore(usersPath, cfg.BcryptCost); err != nil {
 		return nil, err
 	}
-	if err := a.users.ensure(demoUser, demoPassword); err != nil {
+	created, err := a.users.ensure(demoUser, demoPassword)
+	if err != nil {
 		return nil, err
 	}
 	a.m, err = session.New(session.Config{
@@ -145,6 +146,10 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	}
 	if a.reveal, err = newRevealCodec(keys.Cookie[0]); err != nil {
 		return nil, err
+	}
+	if created != nil {
+		// The demo account's log starts with its creation, like any other.
+		a.m.RecordEventContext(context.Background(), created.ID, eventAccountCreated, "")
 	}
 	return a, nil
 }
@@ -537,6 +542,12 @@ func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 // style that says so and leads back.
 func (a *app) notFound(w http.ResponseWriter, r *http.Request) {
 	if a.methodNotAllowed(w, r) {
+		return
+	}
+	if isAPI(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintln(w, `{"error":"not_found","message":"No such endpoint."}`)
 		return
 	}
 	a.render(w, r, http.StatusNotFound, "not-found", pageData{Title: "Page not found"})

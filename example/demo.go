@@ -62,8 +62,9 @@ func (c *demoClock) Now() time.Time { return time.Now().Add(time.Duration(c.offs
 
 func (c *demoClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// seedDemo plays the demo account's last 30 days: it was created, logged
-// in from a few devices, connected an app, and logged out an old laptop.
+// seedDemo plays the demo account's last 30 days: created (by newApp),
+// it logged in from a few devices, connected an app, and logged out an
+// old laptop.
 // The app's clock must read demoSpan before now; advance moves it forward,
 // and seedDemo leaves it at now.
 func seedDemo(a *app, advance func(time.Duration)) error {
@@ -117,8 +118,8 @@ func seedDemo(a *app, advance func(time.Duration)) error {
 	android := &device{ua: uaChromeAndroid, ip: "192.0.2.44"}
 	oldLaptop := &device{ua: uaChromeLinux, ip: "192.0.2.90"}
 
-	at(demoSpan)
-	a.m.RecordEvent(request("POST", "/signup", uaFirefoxWindows, firefox.ip), u.ID, eventAccountCreated, "")
+	// newApp created the account (and logged it) when the clock read
+	// demoSpan ago.
 	at(demoSpan - time.Minute)
 	if err := login(oldLaptop); err != nil {
 		return err

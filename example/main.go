@@ -10,6 +10,7 @@
 //	go run ./example -redis redis://localhost:6379/0
 //	go run ./example -geoip GeoLite2-City.mmdb   # show where devices are
 //	go run ./example -demo                 # made-up devices, places and events, in memory
+//	go run -tags sqliteonly ./example      # builds faster: no PostgreSQL or Redis driver
 //
 // Everything it keeps lives in the data directory (-data, default "data",
 // git-ignored): the keys generated on first start (keys.json, never

@@ -236,7 +236,12 @@ func TestSessionsPage(t *testing.T) {
 	c.ip = "203.0.113.7"
 	c.expectRedirect("GET", "/sessions", nil, "/login")
 	c.login(demoUser, demoPassword)
-	c.page("/sessions", "/sessions", "You're logged in on this device only.", "Chrome 131 on macOS", "Lisbon, Portugal · 203.0.113.7 · Active now")
+	body := c.page("/sessions", "/sessions", "You're logged in on this device only.", "Chrome 131 on macOS", "Lisbon, Portugal · 203.0.113.7 · Active now")
+	for _, pointless := range []string{"Log out everywhere", "Log out all other sessions"} {
+		if strings.Contains(body, pointless) {
+			t.Errorf("with one device logged in, the page offers %q", pointless)
+		}
+	}
 
 	phone := newClient(t, srv, iphone)
 	phone.ip = "203.0.113.50"
@@ -244,7 +249,7 @@ func TestSessionsPage(t *testing.T) {
 	clock.Advance(3 * time.Hour)
 	// The laptop was active after the phone: the list still starts with
 	// this device.
-	body := c.page("/sessions", "/sessions", "Safari 17 on iPhone", "Porto, Portugal · 203.0.113.50 · ", "Last active 3 hours ago", "Log out all other sessions")
+	body = c.page("/sessions", "/sessions", "Safari 17 on iPhone", "Porto, Portugal · 203.0.113.50 · ", "Last active 3 hours ago", "Log out all other sessions", "Log out everywhere")
 	all, current := handlesOf(body)
 	if len(all) != 2 || all[0] != current {
 		t.Errorf("got sessions %v with %q current, want 2 with the current first", all, current)
@@ -477,4 +482,7 @@ func TestNotFoundPage(t *testing.T) {
 	}
 	c.login(demoUser, demoPassword)
 	c.page("/nowhere", "/nowhere", "Page not found", `<a href="/">Back to your account</a>`)
+	if status, _, body := c.send("GET", "/api/nothing", nil); status != http.StatusNotFound || !strings.Contains(body, `"error":"not_found"`) {
+		t.Errorf("GET /api/nothing: got %d %s, want a JSON 404", status, body)
+	}
 }

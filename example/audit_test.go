@@ -27,7 +27,9 @@ import (
 //
 // It also checks where the focus lands, that times are shown relative to
 // now with the full date on hover, and that the recovery codes can be
-// downloaded. The README's screenshots are taken here (see screenshotDir).
+// downloaded. The README's screenshots are taken here (see screenshotDir);
+// SESSION_AUDIT_SCREENSHOTS names a directory for a screenshot of every
+// state on a phone, to look at.
 //
 // It needs Chromium (SESSION_TEST_CHROMIUM, see chromiumPath) and axe-core:
 // SESSION_TEST_AXE names axe.min.js from the npm package axe-core (.ci/run
@@ -58,8 +60,8 @@ func TestBrowserPages(t *testing.T) {
 	laptop.submit(`form[action="/login"] button`)
 	laptop.expect("/login", "Wrong username or password.")
 	au.check("login error", "password")
-	if got := runIn(laptop, chromedp.Evaluate[string](`document.getElementById("password").getAttribute("aria-describedby")`)); got != "page-error" {
-		t.Errorf("the password field after a wrong password is described by %q, want page-error", got)
+	if got := runIn(laptop, chromedp.Evaluate[string](`(() => { const f = document.getElementById("password"); return f.getAttribute("aria-invalid") + " " + document.getElementById(f.getAttribute("aria-describedby")).textContent; })()`)); got != "true Wrong username or password." {
+		t.Errorf("the password field after a wrong password: got %q, want it invalid and described by the error", got)
 	}
 	laptop.open("/signup")
 	au.check("signup page", "username")
@@ -273,6 +275,7 @@ type auditor struct {
 	t   *testing.T
 	p   *profile
 	axe string
+	n   int // states checked so far
 }
 
 // at runs f with the viewport width w (and the window's height), then
@@ -298,9 +301,24 @@ func (au *auditor) check(state string, focus string) {
 	t := au.t
 	t.Helper()
 	where := au.p.where()
-	active := runIn(au.p, chromedp.Evaluate[string](`(() => { const a = document.activeElement; return a && a !== document.body ? (a.id || a.tagName.toLowerCase()) : ""; })()`))
+	// Autofocus and the script's focus happen once the page has rendered:
+	// give them a moment on a loaded machine.
+	var active string
+	for range 20 {
+		active = runIn(au.p, chromedp.Evaluate[string](`(() => { const a = document.activeElement; return a && a !== document.body ? (a.id || a.tagName.toLowerCase()) : ""; })()`))
+		if active == focus {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if active != focus {
 		t.Errorf("%s (%s): the focus is on %q, want %q", state, where, active, focus)
+	}
+	au.n++
+	if dir := os.Getenv("SESSION_AUDIT_SCREENSHOTS"); dir != "" {
+		// Every state on a 390 px phone, to look at (not for the README).
+		name := fmt.Sprintf("%02d-%s.png", au.n, strings.NewReplacer(" ", "-", ",", "", "'", "").Replace(state))
+		au.at(390, func() { au.p.screenshot(dir, name) })
 	}
 	for _, w := range auditWidths {
 		au.at(w, func() {

@@ -84,7 +84,7 @@ func TestSecondFactorStep(t *testing.T) {
 			t.Errorf("got %d:\n%s", status, body)
 		}
 		// The error is announced and tied to the field, which takes the focus.
-		for _, want := range []string{`role="alert"`, `id="page-error"`, `aria-invalid="true" autofocus aria-describedby="code-hint page-error"`} {
+		for _, want := range []string{`role="alert"`, `id="page-error"`, `aria-invalid="true" autofocus aria-describedby="code-hint code-error"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the page with the error does not contain %s", want)
 			}

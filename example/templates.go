@@ -15,7 +15,7 @@ var pageNames = []string{
 
 // parsePages parses each page together with the shared layout.
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"ago": ago, "iso": iso, "when": when, "at": at, "field": field, "confirmField": confirmField}
+	funcs := template.FuncMap{"ago": ago, "iso": iso, "when": when, "at": at, "field": field, "fieldError": fieldError, "confirmField": confirmField}
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -75,8 +75,8 @@ func at(v any) template.HTML {
 
 // field returns the attributes of a form field with the given id: its
 // hint (the id of a description, or ""), and, when the page's error is
-// about this field, aria-invalid, the error as a second description and
-// the focus. focus gives the field the focus when the page has no error:
+// about this field, aria-invalid, the error next to it (see fieldError) as
+// a second description, and the focus. focus gives the field the focus when the page has no error:
 // the field where a person starts. (An error about no field in particular
 // takes the focus itself, see app.js.) Use it as <input id="x" {{field $ "x" "x-hint" true}}>.
 func field(d pageData, id, hint string, focus bool) template.HTMLAttr {
@@ -86,7 +86,7 @@ func field(d pageData, id, hint string, focus bool) template.HTMLAttr {
 	}
 	var b strings.Builder
 	if d.Error != "" && d.Field == id {
-		describedBy = append(describedBy, "page-error")
+		describedBy = append(describedBy, id+"-error")
 		b.WriteString(` aria-invalid="true" autofocus`)
 	} else if focus && d.Error == "" {
 		b.WriteString(` autofocus`)
@@ -98,11 +98,24 @@ func field(d pageData, id, hint string, focus bool) template.HTMLAttr {
 	return template.HTMLAttr(b.String())
 }
 
+// fieldError returns the page's error when it is about the field with the
+// given id. The template shows it next to the field too, with the id
+// "<id>-error": on a phone the message at the top of the page may be out
+// of view when the field takes the focus.
+func fieldError(d pageData, id string) string {
+	if d.Error != "" && d.Field == id {
+		return d.Error
+	}
+	return ""
+}
+
 // confirmFieldView is what the "password-confirm" template needs.
 type confirmFieldView struct {
 	// Prefix makes the field's ids unique on a page.
 	Prefix string
 	Attrs  template.HTMLAttr
+	// Error is the error about this field, if any.
+	Error string
 }
 
 // confirmField prepares the "password-confirm" template: the password
@@ -112,5 +125,5 @@ func confirmField(d pageData, prefix string) confirmFieldView {
 	if d.Field == "password" {
 		d.Field = prefix + "-password"
 	}
-	return confirmFieldView{Prefix: prefix, Attrs: field(d, prefix+"-password", prefix+"-password-hint", false)}
+	return confirmFieldView{Prefix: prefix, Attrs: field(d, prefix+"-password", prefix+"-password-hint", false), Error: fieldError(d, prefix+"-password")}
 }

@@ -58,7 +58,7 @@ func TestTwoFactorSetUp(t *testing.T) {
 	t.Run("a wrong first code does not turn it on", func(t *testing.T) {
 		c.expectRedirect("POST", "/two-factor/enroll", url.Values{}, "/two-factor")
 		c.expectRedirect("POST", "/two-factor/confirm", url.Values{"code": {"000000"}}, "/two-factor?f=confirm-code&m=wrong-code")
-		c.page("/two-factor?f=confirm-code&m=wrong-code", "/two-factor?f=confirm-code&m=wrong-code", "That code is not right.", "Scan this QR code", `id="confirm-code" name="code" class="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required  aria-invalid="true" autofocus aria-describedby="page-error"`)
+		c.page("/two-factor?f=confirm-code&m=wrong-code", "/two-factor?f=confirm-code&m=wrong-code", "That code is not right.", "Scan this QR code", `id="confirm-code" name="code" class="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required  aria-invalid="true" autofocus aria-describedby="confirm-code-error"`, `<p class="field-error" id="confirm-code-error">That code is not right.`)
 	})
 	t.Run("cancelling drops the setup", func(t *testing.T) {
 		c.expectRedirect("POST", "/two-factor/cancel", url.Values{}, "/two-factor?m=2fa-cancelled")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/sessionguard/sessionguard/internal/fakeclock"
 	"golang.org/x/crypto/bcrypt"
@@ -107,22 +108,9 @@ func TestBrowserPages(t *testing.T) {
 	laptop.open("/sessions/confirm/everywhere")
 	au.check("log out everywhere confirmation", "")
 
-	// Times: relative, with the full date on hover.
 	laptop.open("/security-log")
 	au.check("security log", "")
-	times := runIn(laptop, chromedp.Evaluate[[]struct {
-		Text  string `json:"text"`
-		Title string `json:"title"`
-	}](`[...document.querySelectorAll("time[data-relative]")].map(t => ({text: t.textContent, title: t.title}))`))
-	if len(times) == 0 {
-		t.Fatal("the security log shows no times")
-	}
-	relative := regexp.MustCompile(`^(now|\d+ (minute|hour|day)s? ago|an? (minute|hour) ago|yesterday|last week|\d+ weeks? ago)$|, 20\d\d`)
-	for _, tm := range times {
-		if !relative.MatchString(tm.Text) || tm.Title == "" {
-			t.Errorf("a time in the log reads %q with title %q, want a relative time and the full date on hover", tm.Text, tm.Title)
-		}
-	}
+	au.at(390, func() { laptop.screenshot(shots, "security-log-phone.png") })
 	text := laptop.text()
 	for _, want := range []string{"Logged out Chrome 130 on Linux", "Created the account", "Connected the app “Sample Calendar”"} {
 		if !strings.Contains(text, want) {
@@ -132,7 +120,30 @@ func TestBrowserPages(t *testing.T) {
 	if strings.Contains(text, "Logged out a session") {
 		t.Error("the security log does not say which device was logged out")
 	}
-	au.at(390, func() { laptop.screenshot(shots, "security-log-phone.png") })
+
+	// Times: relative, with the full date on hover in the viewer's time
+	// zone (here Tokyo's, UTC+9 all year).
+	setTimezone := func(id string) {
+		if _, err := chromedp.Call(laptop.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setTimezone("Asia/Tokyo")
+	laptop.open("/security-log")
+	times := runIn(laptop, chromedp.Evaluate[[]struct {
+		Text  string `json:"text"`
+		Title string `json:"title"`
+	}](`[...document.querySelectorAll("time[data-relative]")].map(t => ({text: t.textContent, title: t.title}))`))
+	if len(times) == 0 {
+		t.Fatal("the security log shows no times")
+	}
+	relative := regexp.MustCompile(`^(now|\d+ (minute|hour|day)s? ago|an? (minute|hour) ago|yesterday|last week|\d+ weeks? ago)$|, 20\d\d`)
+	for _, tm := range times {
+		if !relative.MatchString(tm.Text) || !strings.Contains(tm.Title, "GMT+9") {
+			t.Errorf("a time in the log reads %q with title %q, want a relative time and the full date in Tokyo's time on hover", tm.Text, tm.Title)
+		}
+	}
+	setTimezone("") // the machine's again
 
 	laptop.open("/apps")
 	au.check("connected apps", "")

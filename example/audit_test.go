@@ -99,10 +99,27 @@ func TestBrowserPages(t *testing.T) {
 	laptop.expect("/sessions/"+iphone.ID, "Porto, Portugal", "203.0.113.50", "Log out the device shown")
 	au.check("session page", "")
 	au.at(390, func() { laptop.screenshot(shots, "session-phone.png") })
+	laptop.do(chromedp.Click(chromedp.CSS(`form[data-post] button`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	if got := runIn(laptop, chromedp.Text(chromedp.CSS("dialog.confirm-dialog"))); !strings.Contains(got, "Log out Safari 17 on iPhone?") || !strings.Contains(got, "It will be logged out at once") {
+		t.Errorf("the dialog says %q, want the question and the consequence", got)
+	}
+	au.check("session log-out dialog", "confirm-dialog-cancel")
+	laptop.do(chromedp.Click(chromedp.CSS("#confirm-dialog-cancel"), chromedp.NodeVisible))
+	// Cancel closes the dialog (the close event removes it) and gives the
+	// focus back to the button that opened it.
+	runIn(laptop, chromedp.Poll[bool](`document.querySelectorAll("dialog").length === 0`))
+	if got := runIn(laptop, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Log out" {
+		t.Errorf("after Cancel the focus is on %q, want the Log out button", got)
+	}
+	laptop.expect("/sessions/"+iphone.ID, "Safari 17 on iPhone")
 	laptop.open("/sessions/" + iphone.ID + "?confirm=logout")
 	au.check("session log-out confirmation", "")
 	laptop.open("/sessions/" + rows[0].ID)
 	au.check("this device's session page", "")
+	laptop.open("/sessions")
+	laptop.do(chromedp.Click(chromedp.CSS(`form[action="/sessions/confirm/everywhere"] button`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	au.check("log out everywhere dialog", "confirm-dialog-cancel")
+	laptop.do(chromedp.Click(chromedp.CSS("#confirm-dialog-cancel"), chromedp.NodeVisible))
 	laptop.open("/sessions/confirm/others")
 	au.check("log out others confirmation", "")
 	laptop.open("/sessions/confirm/everywhere")
@@ -151,6 +168,9 @@ func TestBrowserPages(t *testing.T) {
 	laptop.open("/apps/" + appID)
 	laptop.expect("/apps/"+appID, "Sample Calendar", "Read your profile", "Revoke access")
 	au.check("app page", "")
+	laptop.do(chromedp.Click(chromedp.CSS(`form[data-post] button`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	au.check("app revoke dialog", "confirm-dialog-cancel")
+	laptop.do(chromedp.Click(chromedp.CSS("#confirm-dialog-cancel"), chromedp.NodeVisible))
 	laptop.open("/apps/" + appID + "?confirm=revoke")
 	au.check("app revoke confirmation", "")
 	laptop.open("/apps")

@@ -1,6 +1,7 @@
 // sessionguard example: the only script. Everything works without it; it
 //   - asks for confirmation in a dialog where a button would otherwise open
-//     a confirmation page (forms with data-confirm and data-post);
+//     a confirmation page (forms with data-confirm, data-consequence,
+//     data-button and data-post);
 //   - shows times relative to now ("2 minutes ago") with the full date in
 //     the viewer's time zone on hover (<time data-relative>);
 //   - repeats the messages present when the page loads into a live region,
@@ -13,20 +14,56 @@ document.addEventListener("submit", function (event) {
   var form = event.target;
   var question = form.getAttribute("data-confirm");
   var target = form.getAttribute("data-post");
-  if (!question || !target) {
-    return;
+  if (!question || !target || typeof HTMLDialogElement !== "function") {
+    return; // the form opens the confirmation page instead
   }
   event.preventDefault();
-  if (!window.confirm(question)) {
-    return;
-  }
+  confirmDialog(form, question, target);
+});
+
+// confirmDialog asks in a modal dialog, which states the consequence and
+// starts on "Cancel"; confirming posts to target (a same-origin form post,
+// like the confirmation page's).
+function confirmDialog(form, question, target) {
+  var dialog = document.createElement("dialog");
+  dialog.className = "confirm-dialog";
+  dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+  dialog.setAttribute("aria-describedby", "confirm-dialog-text");
+  var title = document.createElement("h2");
+  title.id = "confirm-dialog-title";
+  title.textContent = question;
+  var text = document.createElement("p");
+  text.id = "confirm-dialog-text";
+  text.textContent = form.getAttribute("data-consequence") || "";
   var post = document.createElement("form");
   post.method = "post";
   post.action = target;
-  post.hidden = true;
-  document.body.appendChild(post);
-  post.submit();
-});
+  var ok = document.createElement("button");
+  ok.type = "submit";
+  ok.className = "danger";
+  ok.textContent = form.getAttribute("data-button") || "Confirm";
+  var cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.id = "confirm-dialog-cancel";
+  cancel.className = "secondary";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", function () { dialog.close(); });
+  var actions = document.createElement("div");
+  actions.className = "actions";
+  actions.append(ok, cancel);
+  post.append(actions);
+  dialog.append(title, text, post);
+  var opener = document.activeElement;
+  dialog.addEventListener("close", function () {
+    dialog.remove();
+    if (opener && opener.focus) {
+      opener.focus();
+    }
+  });
+  document.body.appendChild(dialog);
+  dialog.showModal();
+  cancel.focus();
+}
 
 // The server's clock is the reference (the page says what time it was
 // when it was made), so a wrong clock on the viewer's device doesn't turn

@@ -43,6 +43,15 @@ const (
 	uaChromeLinux    = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 )
 
+// demoConfig turns cfg into the configuration of -demo: in memory, on a
+// clock that seedDemo moves from a month ago to now, with the fake locator.
+func demoConfig(cfg appConfig) appConfig {
+	clock := newDemoClock()
+	cfg.StoreKind, cfg.Demo, cfg.Clock, cfg.Locator = storeMemory, true, clock.Now, demoLocations
+	cfg.seed = func(a *app) error { return seedDemo(a, clock.Advance) }
+	return cfg
+}
+
 // demoSpan is how far back the demo's story starts: the app's clock reads
 // that much before "now" when seedDemo begins, and seedDemo moves it
 // forward to "now".

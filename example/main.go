@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,19 +65,18 @@ func main() {
 			fmt.Fprintln(os.Stderr, "example: -demo keeps its made-up data in memory; it takes no store or GeoIP flag")
 			os.Exit(2)
 		}
-		clock := newDemoClock()
-		cfg.StoreKind, cfg.Demo, cfg.Clock, cfg.Locator = storeMemory, true, clock.Now, demoLocations
-		cfg.seed = func(a *app) error { return seedDemo(a, clock.Advance) }
+		cfg = demoConfig(cfg)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, cfg, *geoIP); err != nil {
+	if err := run(ctx, os.Stdout, *addr, cfg, *geoIP); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
+// run serves the app on addr until ctx is done, telling out where.
+func run(ctx context.Context, out io.Writer, addr string, cfg appConfig, geoIP string) error {
 	// Listen first and say where: everything after this can take a moment
 	// (a remote store, a GeoIP file), and the address is what a person
 	// waits for.
@@ -85,8 +85,8 @@ func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
 		return err
 	}
 	defer ln.Close()
-	fmt.Printf("sessionguard example listening on %s\n", displayURL(ln.Addr()))
-	fmt.Printf("sessions kept in: %s\n", describeStore(cfg))
+	fmt.Fprintf(out, "sessionguard example listening on %s\n", displayURL(ln.Addr()))
+	fmt.Fprintf(out, "sessions kept in: %s\n", describeStore(cfg))
 	if geoIP != "" {
 		geo, err := geoip.Open(geoIP)
 		if err != nil {
@@ -104,7 +104,7 @@ func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
 		if err := cfg.seed(a); err != nil {
 			return fmt.Errorf("filling in the demo data: %w", err)
 		}
-		fmt.Println("demo mode: made-up devices, places and events, kept in memory")
+		fmt.Fprintln(out, "demo mode: made-up devices, places and events, kept in memory")
 	}
 
 	srv := &http.Server{
@@ -115,7 +115,7 @@ func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Printf("ready: open %s and log in as %s / %s\n", displayURL(ln.Addr()), demoUser, demoPassword)
+	fmt.Fprintf(out, "ready: open %s and log in as %s / %s\n", displayURL(ln.Addr()), demoUser, demoPassword)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -334,6 +334,9 @@ func TestLogOutOtherSessions(t *testing.T) {
 	srv, _, clock := newClockedServer(t)
 	c, phone := newClient(t, srv, chromeMac), newClient(t, srv, iphone)
 	c.login(demoUser, demoPassword)
+	if body := c.page("/sessions/confirm/others", "/sessions/confirm/others", "there is nothing to log out"); strings.Contains(body, `action="/sessions/logout-others"`) {
+		t.Error("with no other device the confirmation still offers to log them out")
+	}
 	c.expectRedirect("POST", "/sessions/logout-others", url.Values{}, "/sessions?m=ended-none")
 	phone.login(demoUser, demoPassword)
 

@@ -158,6 +158,15 @@ func New(cfg Config) (*Manager, error) {
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
+		if bn, ok := cfg.Store.(storage.BoundedNotifier); ok {
+			// The notifier's own bound is the staleness bound, and its
+			// failures are heard (storage.BoundedNotifier).
+			setDefault(&m.cfg.RevocationTTL, min(bn.NotifyBound(), DefaultRevocationTTL))
+			stop := bn.OnDeliveryError(func(err error) {
+				m.cfg.Logger.Error("session: revocation notifier cannot deliver; revocation cache emptied", "err", err)
+			})
+			m.unsubscribe = func() { stop(); unsub() }
+		}
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)

@@ -146,6 +146,7 @@ type notifier struct {
 	s            *Store
 	listenConfig *pgx.ConnConfig // nil: feed only
 	listen       string          // the LISTEN statement
+	unlisten     string          // its UNLISTEN
 	ping         time.Duration
 	feedEvery    time.Duration
 
@@ -164,6 +165,7 @@ func newNotifier(s *Store, listenConfig *pgx.ConnConfig, ping, feedEvery time.Du
 		s:            s,
 		listenConfig: listenConfig,
 		listen:       "LISTEN " + pgx.Identifier{s.channel}.Sanitize(),
+		unlisten:     "UNLISTEN " + pgx.Identifier{s.channel}.Sanitize(),
 		ping:         ping,
 		feedEvery:    feedEvery,
 		watchers:     map[*func(error)]struct{}{},
@@ -243,6 +245,9 @@ func (n *notifier) start(ctx, bg context.Context, wg *sync.WaitGroup) error {
 		return nil
 	}
 	conn, err := n.establish(ctx)
+	if errors.Is(err, ErrNoTestNotice) {
+		return err
+	}
 	if err != nil {
 		return wrap(ctx, "listen", err)
 	}
@@ -270,6 +275,12 @@ func (n *notifier) establish(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	if err := n.prove(ctx, conn); err != nil {
+		// Through a transaction pooler, the LISTEN went to a server
+		// connection that other clients will use: take it back (best
+		// effort: the pooler picks the server connection).
+		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, _ = conn.Exec(uctx, n.unlisten)
+		cancel()
 		closeConn(conn)
 		return nil, err
 	}

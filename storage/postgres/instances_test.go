@@ -117,11 +117,17 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-// propagationInstances and propagationTrials size the propagation test.
+// propagationInstances and propagationTrials size the propagation test,
+// run with propagationFeedInterval.
 const (
-	propagationInstances = 8
-	propagationTrials    = 100
+	propagationInstances    = 8
+	propagationTrials       = 100
+	propagationFeedInterval = 100 * time.Millisecond
 )
+
+// schedulingSlack is how late a loaded 2-core CI machine may run a
+// goroutine or a statement beyond a bound under test.
+const schedulingSlack = 500 * time.Millisecond
 
 func TestRevocationPropagatesToEightInstancesThroughPgBouncer(t *testing.T) {
 	url := bouncerURL(t)
@@ -130,8 +136,10 @@ func TestRevocationPropagatesToEightInstancesThroughPgBouncer(t *testing.T) {
 			f := newFixture(t)
 			keys := []session.KeyPair{mustKeys(t)}
 			instances := make([]*instance, propagationInstances)
+			opts := d.opts(f)
+			opts.FeedInterval = propagationFeedInterval
 			for i := range instances {
-				instances[i] = newInstance(t, f, url, "", keys, d.opts(f))
+				instances[i] = newInstance(t, f, url, "", keys, opts)
 			}
 			bound := instances[0].store.NotifyBound()
 			a := instances[0]
@@ -172,8 +180,13 @@ WHERE application_name = $1 AND query = $2`, postgres.ListenerApplicationName, l
 				"by each: p50 %v, p99 %v (NotifyBound %v); per instance: at most %d pool connections to PgBouncer, %d direct listener connection(s)",
 				d.name, len(instances), percentile(all, 0.5), percentile(all, 0.99), slices.Max(all),
 				percentile(each, 0.5), percentile(each, 0.99), bound, conns, listeners/len(instances))
-			if got := slices.Max(all); got > bound {
-				t.Errorf("slowest propagation %v exceeds NotifyBound %v", got, bound)
+			// The bound is the notifier's; what a Manager shows adds a
+			// storage read and the scheduling of a loaded machine.
+			if got := percentile(all, 0.5); got > bound {
+				t.Errorf("median propagation %v exceeds NotifyBound %v", got, bound)
+			}
+			if got := slices.Max(all); got > bound+schedulingSlack {
+				t.Errorf("slowest propagation %v exceeds NotifyBound %v by more than %v", got, bound, schedulingSlack)
 			}
 			wantListeners := len(instances)
 			if d.opts(f).FeedOnly {
@@ -240,8 +253,8 @@ func TestOutageThroughPgBouncerFailsClosedAndRecovers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if d := time.Since(cut); d > b.store.NotifyBound() {
-				t.Errorf("B trusted its cache %v after the cut, want at most NotifyBound %v", d, b.store.NotifyBound())
+			if d := time.Since(cut); d > b.store.NotifyBound()+schedulingSlack {
+				t.Errorf("B trusted its cache %v after the cut, want at most NotifyBound %v (+%v)", d, b.store.NotifyBound(), schedulingSlack)
 			}
 			if err := a.m.Revoke(ctx, user, victim.Handle); err != nil {
 				t.Fatalf("Revoke on A: %v", err)
@@ -270,8 +283,8 @@ func TestOutageThroughPgBouncerFailsClosedAndRecovers(t *testing.T) {
 			}
 			got := waitRevoked(t, []*instance{b}, keepCookie, start, 5*time.Second)[0]
 			t.Logf("%s: revocation after recovery seen by B in %v", d.name, got)
-			if got > b.store.NotifyBound() {
-				t.Errorf("revocation after recovery took %v, want at most NotifyBound %v", got, b.store.NotifyBound())
+			if got > b.store.NotifyBound()+schedulingSlack {
+				t.Errorf("revocation after recovery took %v, want at most NotifyBound %v (+%v)", got, b.store.NotifyBound(), schedulingSlack)
 			}
 		})
 	}

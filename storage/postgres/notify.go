@@ -442,9 +442,10 @@ func (n *notifier) pollFeed(ctx context.Context, snap string, relisten bool) *pg
 	}
 	t := time.NewTicker(n.feedEvery)
 	defer t.Stop()
+	taken := time.Now()
 	for {
 		if snap == "" {
-			snap = n.startFeed(ctx)
+			snap, taken = n.startFeed(ctx), time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -454,14 +455,19 @@ func (n *notifier) pollFeed(ctx context.Context, snap string, relisten bool) *pg
 			if conn == nil {
 				return nil
 			}
-			if snap == "" || n.readAndDeliver(ctx, snap) == "" {
+			// LISTEN was active before its test notice: one more read
+			// covers everything committed before that.
+			if snap == "" {
+				n.restored()
+			} else if _, _, ok := n.readAndDeliver(ctx, snap, taken); !ok {
 				n.restored()
 			}
+			n.healthy = true
 			return conn
 		case <-t.C:
 		}
 		if snap != "" {
-			snap = n.readAndDeliver(ctx, snap)
+			snap, taken, _ = n.readAndDeliver(ctx, snap, taken)
 		}
 	}
 }
@@ -484,21 +490,29 @@ func (n *notifier) startFeed(ctx context.Context) string {
 }
 
 // readAndDeliver delivers the feed entries committed since snap and returns
-// the snapshot to read from next, or "" if the read failed (reported).
-func (n *notifier) readAndDeliver(ctx context.Context, snap string) string {
+// the snapshot to read from next. If the read fails, subscribers get a
+// Reset and the next read starts from snap again, so that nothing is
+// skipped; once snap is half the retention old it returns "" (start anew)
+// lest the entries it needs be pruned.
+func (n *notifier) readAndDeliver(ctx context.Context, snap string, taken time.Time) (next string, nextTaken time.Time, ok bool) {
 	rctx, cancel := context.WithTimeout(ctx, n.feedEvery)
+	now := time.Now()
 	next, payloads, err := n.readFeed(rctx, snap)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
 			n.fail(fmt.Errorf("storage/postgres: revocation feed: %w", err))
 		}
-		return ""
+		if time.Since(taken) > n.s.retention/2 {
+			return "", time.Time{}, false
+		}
+		return snap, taken, false
 	}
+	n.healthy = true
 	for _, p := range payloads {
 		n.deliver(decodePayload(p))
 	}
-	return next
+	return next, now, true
 }
 
 // readFeed returns the feed entries committed after snap and the snapshot

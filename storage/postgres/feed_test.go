@@ -218,4 +218,3 @@ func TestNotifyBoundIsTwoIntervalsOfTheDeliveryInUse(t *testing.T) {
 		})
 	}
 }
-

@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,21 +13,71 @@ import (
 	"github.com/sessionguard/sessionguard/storage/postgres"
 )
 
-// BenchmarkGetSession measures the cache-miss path of a request: one
-// prepared SELECT by token hash.
+// BenchmarkGetSession measures the cache-miss path of a request, one read
+// by token hash, against the bare pgx client doing the same single read on
+// the same pool (a QueryRow scanned into local variables): directly in
+// pgx's default exec mode (cached prepared statements), and through
+// PgBouncer in each exec mode a transaction pooler supports.
 func BenchmarkGetSession(b *testing.B) {
-	f := newFixture(b)
-	s := f.store(b, postgres.Options{}, nil)
-	sess := testSession("user-bench")
-	if err := s.CreateSession(context.Background(), sess); err != nil {
-		b.Fatalf("CreateSession: %v", err)
+	type target struct {
+		name string
+		url  func(tb testing.TB) string // skips when absent
+		mode pgx.QueryExecMode
 	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.GetSession(ctx, sess.TokenHash); err != nil {
-			b.Fatalf("GetSession: %v", err)
-		}
+	targets := []target{{"direct/cache_statement", nil, pgx.QueryExecModeCacheStatement}}
+	for _, mode := range pooledExecModes {
+		targets = append(targets, target{"pgbouncer/" + strings.ReplaceAll(mode.String(), " ", "_"), bouncerURL, mode})
+	}
+	for _, tg := range targets {
+		b.Run(tg.name, func(b *testing.B) {
+			f := newFixture(b)
+			var pool *pgxpool.Pool
+			opts := postgres.Options{Channel: f.channel}
+			if tg.url != nil {
+				pool = f.bouncerPool(b, tg.url(b), tg.mode, nil)
+				opts.Schema, opts.ListenURL = f.schema, f.url
+			} else {
+				pool = f.pool(b, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = tg.mode })
+			}
+			s, err := postgres.New(context.Background(), pool, opts)
+			if err != nil {
+				b.Fatalf("postgres.New: %v", err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			sess := testSession("user-bench")
+			ctx := context.Background()
+			if err := s.CreateSession(ctx, sess); err != nil {
+				b.Fatalf("CreateSession: %v", err)
+			}
+			b.Run("store", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.GetSession(ctx, sess.TokenHash); err != nil {
+						b.Fatalf("GetSession: %v", err)
+					}
+				}
+			})
+			query := `SELECT token_hash, handle, user_id, created_at, expires_at, auth_level, auth_at,
+	last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
+	city, region, country, country_code FROM ` + pgx.Identifier{f.schema, "sessions"}.Sanitize() + ` WHERE token_hash = $1`
+			b.Run("pgx", func(b *testing.B) {
+				var (
+					hash                                               []byte
+					handle, user, ip, ua, browser, version, os, device string
+					city, region, country, code                        string
+					created, expires, authAt, lastSeen                 time.Time
+					level                                              int16
+				)
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := pool.QueryRow(ctx, query, sess.TokenHash[:]).Scan(&hash, &handle, &user, &created, &expires,
+						&level, &authAt, &lastSeen, &ip, &ua, &browser, &version, &os, &device,
+						&city, &region, &country, &code); err != nil {
+						b.Fatalf("QueryRow: %v", err)
+					}
+				}
+			})
+		})
 	}
 }
 

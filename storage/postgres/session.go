@@ -25,28 +25,42 @@ func sessionValues(s *storage.Session) []any {
 	}
 }
 
-// scanSession reads one row of sessionColumns, followed by extra
-// destinations (nil skips a column).
-func scanSession(row pgx.Row, extra ...any) (*storage.Session, error) {
-	var (
-		s     storage.Session
-		hash  []byte
-		level int16
-	)
-	dst := append([]any{
-		&hash, &s.Handle, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &level, &s.AuthAt,
+// sessionRow is everything scanning one session needs, in one allocation:
+// the session itself, the scan destinations, and the column that needs a
+// conversion.
+type sessionRow struct {
+	s     storage.Session
+	level int16
+	dst   [19]any
+}
+
+// scanSession reads one row of sessionColumns, optionally followed by one
+// more column, which it skips.
+func scanSession(row pgx.Row, skipLast bool) (*storage.Session, error) {
+	r := &sessionRow{}
+	s := &r.s
+	r.dst = [19]any{
+		hashDst{&s.TokenHash}, &s.Handle, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &r.level, &s.AuthAt,
 		&s.LastSeenAt, &s.LastSeenIP, &s.UserAgent, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.Type,
-		&s.Location.City, &s.Location.Region, &s.Location.Country, &s.Location.CountryCode,
-	}, extra...)
+		&s.Location.City, &s.Location.Region, &s.Location.Country, &s.Location.CountryCode, nil,
+	}
+	dst := r.dst[:18]
+	if skipLast {
+		dst = r.dst[:]
+	}
 	if err := row.Scan(dst...); err != nil {
 		return nil, err
 	}
-	if err := copyHash(&s.TokenHash, hash); err != nil {
-		return nil, err
-	}
-	s.AuthLevel = storage.AuthLevel(level)
-	return &s, nil
+	s.AuthLevel = storage.AuthLevel(r.level)
+	return s, nil
 }
+
+// hashDst scans a bytea token hash into a TokenHash without an
+// intermediate slice (pgtype.BytesScanner; pgx passes its read buffer).
+type hashDst struct{ h *storage.TokenHash }
+
+// ScanBytes implements pgtype.BytesScanner.
+func (d hashDst) ScanBytes(b []byte) error { return copyHash(d.h, b) }
 
 // copyHash copies a bytea token hash into h.
 func copyHash(h *storage.TokenHash, b []byte) error {
@@ -67,11 +81,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 }
 
 // GetSession returns the session with token hash h, or ErrNotFound. It is
-// one round trip (a prepared statement after the first use on a
-// connection).
+// one network round trip in every exec mode a transaction pooler supports
+// (cached describe, exec, simple protocol) and in the default one (a
+// prepared statement after its first use on a connection), and allocates
+// no more than the bare pgx read it wraps.
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
 	sess, err := scanSession(s.pool.QueryRow(ctx,
-		s.q(`SELECT `+sessionColumns+` FROM {schema}.sessions WHERE token_hash = $1`), h[:]))
+		s.q(`SELECT `+sessionColumns+` FROM {schema}.sessions WHERE token_hash = $1`), h[:]), false)
 	if err != nil {
 		return nil, wrap(ctx, "get session", err)
 	}
@@ -89,7 +105,7 @@ WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, handle`), userID
 	defer rows.Close()
 	var out []storage.Session
 	for rows.Next() {
-		sess, err := scanSession(rows)
+		sess, err := scanSession(rows, false)
 		if err != nil {
 			return nil, wrap(ctx, "list sessions", err)
 		}
@@ -161,7 +177,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*stor
 	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM deleted
 )
 SELECT `+sessionColumns+`, pg_notify($3, payload) FROM deleted`),
-		userID, handle, s.channel), nil)
+		userID, handle, s.channel), true)
 	if err != nil {
 		return nil, wrap(ctx, "revoke session", err)
 	}

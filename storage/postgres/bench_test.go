@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/storage/postgres"
 )
@@ -102,12 +105,12 @@ func BenchmarkRevokeUserSessions(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("statement", func(b *testing.B) {
-		benchmarkRevoke(b, setup, func() (int, error) {
+		benchmarkRevoke(b, setup, "user-bench", func() (int, error) {
 			return s.RevokeUserSessions(ctx, "user-bench", storage.TokenHash{})
 		})
 	})
 	b.Run("transaction", func(b *testing.B) {
-		benchmarkRevoke(b, setup, func() (int, error) {
+		benchmarkRevoke(b, setup, "user-bench", func() (int, error) {
 			var n int
 			err := pgx.BeginFunc(ctx, setup, func(tx pgx.Tx) error {
 				tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, "user-bench")
@@ -123,9 +126,32 @@ func BenchmarkRevokeUserSessions(b *testing.B) {
 	})
 }
 
-// benchmarkRevoke times revoke, which must delete userSessions sessions
-// stored before each call, outside the timer.
-func benchmarkRevoke(b *testing.B, setup *pgxpool.Pool, revoke func() (int, error)) {
+// BenchmarkRevokeOthers measures "log out all other sessions" as an
+// application calls it, session.Manager.RevokeOthers, for a user with
+// 1,000 other sessions: the store's statement, the cache invalidation and
+// the security-log entry.
+func BenchmarkRevokeOthers(b *testing.B) {
+	f := newFixture(b)
+	s := f.store(b, postgres.Options{}, nil)
+	m, err := session.New(session.Config{
+		Store:  s,
+		Keys:   []session.KeyPair{mustKeys(b)},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatalf("session.New: %v", err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	_, keep := signIn(b, m, "user-others")
+	ctx := context.Background()
+	benchmarkRevoke(b, f.pool(b, nil), "user-others", func() (int, error) {
+		return m.RevokeOthers(ctx, keep)
+	})
+}
+
+// benchmarkRevoke times revoke, which must delete the userSessions
+// sessions of user stored before each call, outside the timer.
+func benchmarkRevoke(b *testing.B, setup *pgxpool.Pool, user string, revoke func() (int, error)) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -138,10 +164,10 @@ func benchmarkRevoke(b *testing.B, setup *pgxpool.Pool, revoke func() (int, erro
 		if _, err := setup.Exec(ctx, `INSERT INTO sessions (token_hash, handle, user_id, created_at, expires_at,
 	auth_level, auth_at, last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
 	city, region, country, country_code)
-SELECT sha256(convert_to(gen_random_uuid()::text, 'UTF8')), gen_random_uuid()::text, 'user-bench', now(),
+SELECT sha256(convert_to(gen_random_uuid()::text, 'UTF8')), gen_random_uuid()::text, $2, now(),
 	now() + interval '30 days', 2, now(), now() - i * interval '1 second', '192.0.2.1', 'bench',
 	'Firefox', '133', 'Linux', 'desktop', '', '', '', ''
-FROM generate_series(1, $1) AS i`, userSessions); err != nil {
+FROM generate_series(1, $1) AS i`, userSessions, user); err != nil {
 			b.Fatalf("inserting sessions: %v", err)
 		}
 		b.StartTimer()

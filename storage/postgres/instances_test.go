@@ -67,7 +67,7 @@ func newInstance(t *testing.T, f *fixture, url, via string, keys []session.KeyPa
 	return &instance{m: m, store: s, pool: pool}
 }
 
-func signIn(t *testing.T, m *session.Manager, userID string) (string, *session.Session) {
+func signIn(t testing.TB, m *session.Manager, userID string) (string, *session.Session) {
 	t.Helper()
 	w := httptest.NewRecorder()
 	s, err := m.Login(w, httptest.NewRequest("POST", "https://app.example/login", nil), userID, storage.AuthPassword)
@@ -290,7 +290,7 @@ func TestOutageThroughPgBouncerFailsClosedAndRecovers(t *testing.T) {
 	}
 }
 
-func mustKeys(t *testing.T) session.KeyPair {
+func mustKeys(t testing.TB) session.KeyPair {
 	t.Helper()
 	k, err := session.GenerateKeyPair()
 	if err != nil {

@@ -10,40 +10,72 @@
 // LISTEN/NOTIFY. A single instance is served as well by storage/sqlite or
 // storage/memory.
 //
-// # Revocation bound
+// # Revocation delivery and its bound
 //
 // Every revocation (RevokeSession, RevokeUserSessions, RotateSession,
-// RevokeAppGrant, RevokeUserAppGrants) calls pg_notify in the same statement
-// that deletes the rows, so the notice is sent when, and only if, the change
-// commits. Each [Store] holds one dedicated listener connection that LISTENs
-// on [Options.Channel] and hands notices to its subscribers: other instances
-// drop the revoked sessions from their caches within milliseconds.
+// RevokeAppGrant, RevokeUserAppGrants) does three things in one statement:
+// it deletes the rows, appends a notice to the revocation feed (the
+// revocation_feed table) and calls pg_notify, so the notice exists when,
+// and only if, the change commits. Subscribers receive it one of two ways:
 //
-// If the listener connection is lost, subscribers receive
-// storage.Revocation{Reset: true} at once, the listener reconnects with a
-// bounded backoff, and subscribers receive a second Reset once LISTEN is
-// active again: anything missed meanwhile is never trusted from a cache. A
-// connection that dies silently (a network partition without a reset) is
-// found out by a LISTEN round trip after each quiet
-// [Options.ListenerPingInterval], itself bounded by that interval: the first
-// Reset comes at most two intervals (20 seconds by default) after the
-// partition.
+//   - LISTEN (the default). Each [Store] holds one listener connection
+//     that LISTENs on [Options.Channel]. It proves that it works: at start
+//     and every [Options.ListenerPingInterval] it sends a test notice
+//     through the pool, the path revocations take, and must receive it on
+//     the listener within the next interval. New fails with
+//     [ErrNoTestNotice] if the first one does not arrive (LISTEN through a
+//     transaction pooler, or a ListenURL on another database). Later, a
+//     lost connection or a missed test notice sends subscribers a Reset,
+//     reports the failure ([Options.OnError], [Store.OnDeliveryError]),
+//     and switches to the feed until a new LISTEN connection is proven.
+//   - The feed ([Options.FeedOnly], or while LISTEN fails): every
+//     [Options.FeedInterval] the store reads, through the pool, the notices
+//     committed since its previous read (a snapshot cursor, so a notice
+//     whose transaction commits late is not skipped). A failed read sends
+//     subscribers a Reset. The background sweep prunes notices older than
+//     [Options.FeedRetention].
 //
-// # Connections
+// Either way every revocation reaches every subscriber, or a Reset does,
+// within [Store.NotifyBound]: two ping intervals with LISTEN (20 s by
+// default; milliseconds in practice), two feed intervals with the feed
+// alone (2 s by default). When delivery resumes after a failure that may
+// have lost notices, subscribers receive a second Reset, so anything missed
+// meanwhile is never trusted from a cache. A session.Manager adopts the bound as its default
+// RevocationTTL and logs every delivery failure ([storage.BoundedNotifier]).
 //
-// A Store runs its queries on the pool and takes one more connection out of
-// it for the listener (hijacked: it no longer counts against MaxConns). The
-// listener needs a session-level connection: behind PgBouncer in
-// transaction-pooling mode, LISTEN does not work; connect directly or
-// through session pooling. Queries work in every pgx QueryExecMode.
+// # Connections, poolers and failover
+//
+// A Store runs its queries on the pool. With LISTEN it holds one more
+// connection, its own (not counted by the pool), made with the pool's
+// settings or [Options.ListenURL]; with the feed alone, none.
+//
+// Behind a transaction pooler such as PgBouncer in transaction-pooling
+// mode: set the pool's exec mode to one the pooler supports (pgx's
+// default caches prepared statements, which PgBouncer 1.18 cannot carry:
+// add default_query_exec_mode=cache_describe, exec or simple_protocol to
+// the URL; GetSession and every revocation are one round trip in each);
+// name the
+// schema in [Options.Schema] rather than a search_path startup parameter;
+// and either point [Options.ListenURL] at a direct connection to the same
+// database or set [Options.FeedOnly]. No statement leaves session state
+// behind: no SET, no named prepared statement unless the pool's mode makes
+// them, transaction-scoped advisory locks only.
+//
+// A multi-host URL with target_session_attrs=read-write follows a failover
+// to the new primary. Each revocation is a single autocommitted statement:
+// it is reported done only once committed, and a connection lost before
+// the answer is an error, never a success. With synchronous replication to
+// the standby that is promoted, nothing reported done is lost; with
+// asynchronous replication, the last commits before a failover can be.
 //
 // # Schema
 //
-// [New] creates or upgrades the tables in the first schema of the
-// connection's search_path. Migrations are versioned in a schema_migrations
-// table and run under a transaction-scoped advisory lock, so they are safe on
-// every start and from many instances starting at once. Token hashes are
-// stored as bytea, times as timestamptz (microsecond precision).
+// [New] creates or upgrades the tables in [Options.Schema], or else the
+// first schema of the connection's search_path. Migrations are versioned
+// in a schema_migrations table and run under a transaction-scoped advisory
+// lock, so they are safe on every start and from many instances starting
+// at once. Token hashes are stored as bytea, times as timestamptz
+// (microsecond precision).
 //
 // NOTIFY channels are database-wide, not per schema: deployments that share
 // one database in separate schemas need distinct [Options.Channel] values.

@@ -190,7 +190,6 @@ type Store struct {
 	pool      *pgxpool.Pool
 	ownPool   bool
 	channel   string
-	schema    string
 	retention time.Duration
 	now       func() time.Time
 	onError   func(error)
@@ -296,7 +295,6 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, ownPool bool, opts Option
 		pool:      pool,
 		ownPool:   ownPool,
 		channel:   channel,
-		schema:    opts.Schema,
 		retention: retention,
 		now:       now,
 		onError:   onError,

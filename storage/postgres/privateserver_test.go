@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +21,9 @@ import (
 // the PostgreSQL server binaries the failover tests run privately.
 const envPGBin = "SESSION_TEST_PG_BIN"
 
-// defaultPGBin is where Debian's postgresql package installs them.
-const defaultPGBin = "/usr/lib/postgresql/15/bin"
+// pgBinGlob is where Debian's postgresql packages install them, one
+// directory per major version; the newest is used.
+const pgBinGlob = "/usr/lib/postgresql/*/bin"
 
 // privateServer is a PostgreSQL server of the test's own, in a temporary
 // directory, on a free loopback port, that the test may stop, restart and
@@ -41,7 +43,16 @@ func pgBin(tb testing.TB) string {
 	tb.Helper()
 	bin := os.Getenv(envPGBin)
 	if bin == "" {
-		bin = defaultPGBin
+		dirs, _ := filepath.Glob(pgBinGlob)
+		slices.SortFunc(dirs, func(a, b string) int {
+			va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+			vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+			return va - vb
+		})
+		if len(dirs) == 0 {
+			tb.Skipf("no PostgreSQL server binaries in %s (install Debian's postgresql package, or set %s)", pgBinGlob, envPGBin)
+		}
+		bin = dirs[len(dirs)-1]
 	}
 	for _, name := range []string{"initdb", "pg_ctl", "postgres", "pg_basebackup"} {
 		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {

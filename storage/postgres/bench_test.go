@@ -20,16 +20,17 @@ import (
 // by token hash, against the bare pgx client doing the same single read on
 // the same pool (a QueryRow scanned into local variables): directly in
 // pgx's default exec mode (cached prepared statements), and through
-// PgBouncer in each exec mode a transaction pooler supports.
+// PgBouncer in each exec mode a transaction pooler supports. Compare with
+// benchstat -col /client.
 func BenchmarkGetSession(b *testing.B) {
 	type target struct {
 		name string
 		url  func(tb testing.TB) string // skips when absent
 		mode pgx.QueryExecMode
 	}
-	targets := []target{{"direct/cache_statement", nil, pgx.QueryExecModeCacheStatement}}
+	targets := []target{{"via=direct/mode=cache_statement", nil, pgx.QueryExecModeCacheStatement}}
 	for _, mode := range pooledExecModes {
-		targets = append(targets, target{"pgbouncer/" + strings.ReplaceAll(mode.String(), " ", "_"), bouncerURL, mode})
+		targets = append(targets, target{"via=pgbouncer/mode=" + strings.ReplaceAll(mode.String(), " ", "_"), bouncerURL, mode})
 	}
 	for _, tg := range targets {
 		b.Run(tg.name, func(b *testing.B) {
@@ -52,7 +53,7 @@ func BenchmarkGetSession(b *testing.B) {
 			if err := s.CreateSession(ctx, sess); err != nil {
 				b.Fatalf("CreateSession: %v", err)
 			}
-			b.Run("store", func(b *testing.B) {
+			b.Run("client=store", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					if _, err := s.GetSession(ctx, sess.TokenHash); err != nil {
@@ -63,7 +64,7 @@ func BenchmarkGetSession(b *testing.B) {
 			query := `SELECT token_hash, handle, user_id, created_at, expires_at, auth_level, auth_at,
 	last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
 	city, region, country, country_code FROM ` + pgx.Identifier{f.schema, "sessions"}.Sanitize() + ` WHERE token_hash = $1`
-			b.Run("pgx", func(b *testing.B) {
+			b.Run("client=pgx", func(b *testing.B) {
 				var (
 					hash                                               []byte
 					handle, user, ip, ua, browser, version, os, device string

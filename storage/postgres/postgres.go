@@ -139,6 +139,7 @@ type Options struct {
 	// one, while queries go through a transaction pooler such as PgBouncer.
 	// The default (empty) connects the listener with the pool's connection
 	// settings, which is right without a pooler or behind session pooling.
+	// It is not used with FeedOnly.
 	ListenURL string
 
 	// FeedOnly delivers revocations by the revocation feed alone, with no

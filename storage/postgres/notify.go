@@ -214,9 +214,13 @@ func (n *notifier) fail(err error) {
 	}
 	n.healthy = false
 	n.watchMu.Lock()
-	defer n.watchMu.Unlock()
+	fns := make([]func(error), 0, len(n.watchers))
 	for fn := range n.watchers {
-		(*fn)(err)
+		fns = append(fns, *fn)
+	}
+	n.watchMu.Unlock()
+	for _, fn := range fns {
+		fn(err) // outside the lock: fn may cancel its registration
 	}
 }
 

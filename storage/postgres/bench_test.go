@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,71 +17,130 @@ import (
 	"github.com/sessionguard/sessionguard/storage/postgres"
 )
 
+// getSessionTarget is one way to reach the server for the GetSession
+// benchmarks.
+type getSessionTarget struct {
+	name string
+	url  func(tb testing.TB) string // PgBouncer's; skips when absent. nil: direct
+	mode pgx.QueryExecMode
+}
+
+// getSessionTargets are the direct connection in pgx's default exec mode
+// and PgBouncer in each exec mode a transaction pooler supports.
+func getSessionTargets() []getSessionTarget {
+	targets := []getSessionTarget{{"via=direct/mode=cache_statement", nil, pgx.QueryExecModeCacheStatement}}
+	for _, mode := range pooledExecModes {
+		targets = append(targets, getSessionTarget{"via=pgbouncer/mode=" + strings.ReplaceAll(mode.String(), " ", "_"), bouncerURL, mode})
+	}
+	return targets
+}
+
+// getSessionBench is a store and a stored session to read, and the bare
+// pgx read of the same row on the same pool.
+type getSessionBench struct {
+	store *postgres.Store
+	sess  *storage.Session
+	bare  func() error
+}
+
+func newGetSessionBench(b *testing.B, tg getSessionTarget) *getSessionBench {
+	f := newFixture(b)
+	var pool *pgxpool.Pool
+	opts := postgres.Options{Channel: f.channel}
+	if tg.url != nil {
+		pool = f.bouncerPool(b, tg.url(b), tg.mode, nil)
+		opts.Schema, opts.ListenURL = f.schema, f.url
+	} else {
+		pool = f.pool(b, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = tg.mode })
+	}
+	s, err := postgres.New(context.Background(), pool, opts)
+	if err != nil {
+		b.Fatalf("postgres.New: %v", err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	sess := testSession("user-bench")
+	ctx := context.Background()
+	if err := s.CreateSession(ctx, sess); err != nil {
+		b.Fatalf("CreateSession: %v", err)
+	}
+	query := `SELECT token_hash, handle, user_id, created_at, expires_at, auth_level, auth_at,
+	last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
+	city, region, country, country_code FROM ` + pgx.Identifier{f.schema, "sessions"}.Sanitize() + ` WHERE token_hash = $1`
+	var (
+		hash                                               []byte
+		handle, user, ip, ua, browser, version, os, device string
+		city, region, country, code                        string
+		created, expires, authAt, lastSeen                 time.Time
+		level                                              int16
+	)
+	bare := func() error {
+		return pool.QueryRow(ctx, query, sess.TokenHash[:]).Scan(&hash, &handle, &user, &created, &expires,
+			&level, &authAt, &lastSeen, &ip, &ua, &browser, &version, &os, &device,
+			&city, &region, &country, &code)
+	}
+	return &getSessionBench{store: s, sess: sess, bare: bare}
+}
+
 // BenchmarkGetSession measures the cache-miss path of a request, one read
 // by token hash, against the bare pgx client doing the same single read on
-// the same pool (a QueryRow scanned into local variables): directly in
-// pgx's default exec mode (cached prepared statements), and through
-// PgBouncer in each exec mode a transaction pooler supports. Compare with
-// benchstat -col /client.
+// the same pool (a QueryRow scanned into local variables), for each
+// getSessionTargets. Compare with benchstat -col /client.
 func BenchmarkGetSession(b *testing.B) {
-	type target struct {
-		name string
-		url  func(tb testing.TB) string // skips when absent
-		mode pgx.QueryExecMode
-	}
-	targets := []target{{"via=direct/mode=cache_statement", nil, pgx.QueryExecModeCacheStatement}}
-	for _, mode := range pooledExecModes {
-		targets = append(targets, target{"via=pgbouncer/mode=" + strings.ReplaceAll(mode.String(), " ", "_"), bouncerURL, mode})
-	}
-	for _, tg := range targets {
+	for _, tg := range getSessionTargets() {
 		b.Run(tg.name, func(b *testing.B) {
-			f := newFixture(b)
-			var pool *pgxpool.Pool
-			opts := postgres.Options{Channel: f.channel}
-			if tg.url != nil {
-				pool = f.bouncerPool(b, tg.url(b), tg.mode, nil)
-				opts.Schema, opts.ListenURL = f.schema, f.url
-			} else {
-				pool = f.pool(b, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = tg.mode })
-			}
-			s, err := postgres.New(context.Background(), pool, opts)
-			if err != nil {
-				b.Fatalf("postgres.New: %v", err)
-			}
-			b.Cleanup(func() { _ = s.Close() })
-			sess := testSession("user-bench")
+			g := newGetSessionBench(b, tg)
 			ctx := context.Background()
-			if err := s.CreateSession(ctx, sess); err != nil {
-				b.Fatalf("CreateSession: %v", err)
-			}
 			b.Run("client=store", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := s.GetSession(ctx, sess.TokenHash); err != nil {
+					if _, err := g.store.GetSession(ctx, g.sess.TokenHash); err != nil {
 						b.Fatalf("GetSession: %v", err)
 					}
 				}
 			})
-			query := `SELECT token_hash, handle, user_id, created_at, expires_at, auth_level, auth_at,
-	last_seen_at, last_seen_ip, user_agent, browser, browser_version, os, device_type,
-	city, region, country, country_code FROM ` + pgx.Identifier{f.schema, "sessions"}.Sanitize() + ` WHERE token_hash = $1`
 			b.Run("client=pgx", func(b *testing.B) {
-				var (
-					hash                                               []byte
-					handle, user, ip, ua, browser, version, os, device string
-					city, region, country, code                        string
-					created, expires, authAt, lastSeen                 time.Time
-					level                                              int16
-				)
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := pool.QueryRow(ctx, query, sess.TokenHash[:]).Scan(&hash, &handle, &user, &created, &expires,
-						&level, &authAt, &lastSeen, &ip, &ua, &browser, &version, &os, &device,
-						&city, &region, &country, &code); err != nil {
+					if err := g.bare(); err != nil {
 						b.Fatalf("QueryRow: %v", err)
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkGetSessionPaired times the store's read and the bare pgx read
+// alternately in one loop (in alternating order), so that both see the
+// same server and machine load, and reports each one's time per read and
+// their ratio: on a shared, loaded machine this is the fair comparison.
+func BenchmarkGetSessionPaired(b *testing.B) {
+	for _, tg := range getSessionTargets() {
+		b.Run(tg.name, func(b *testing.B) {
+			g := newGetSessionBench(b, tg)
+			ctx := context.Background()
+			store := func() error { _, err := g.store.GetSession(ctx, g.sess.TokenHash); return err }
+			var tStore, tBare time.Duration
+			n := 0
+			for b.Loop() {
+				first, second, d1, d2 := store, g.bare, &tStore, &tBare
+				if n%2 == 1 {
+					first, second, d1, d2 = g.bare, store, &tBare, &tStore
+				}
+				start := time.Now()
+				err1 := first()
+				mid := time.Now()
+				err2 := second()
+				*d1 += mid.Sub(start)
+				*d2 += time.Since(mid)
+				if err := errors.Join(err1, err2); err != nil {
+					b.Fatalf("read: %v", err)
+				}
+				n++
+			}
+			b.ReportMetric(float64(tStore.Nanoseconds())/float64(n), "store-ns/read")
+			b.ReportMetric(float64(tBare.Nanoseconds())/float64(n), "pgx-ns/read")
+			b.ReportMetric(float64(tStore)/float64(tBare), "store/pgx")
 		})
 	}
 }

@@ -274,21 +274,48 @@ func (n *notifier) establish(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if _, err := conn.Exec(ctx, n.listen); err != nil {
+	// One simple query, so one transaction: through a transaction pooler,
+	// the backend that reports its pid is the one that LISTENed.
+	pid, err := n.execReportingPID(ctx, conn, n.listen)
+	if err != nil {
 		closeConn(conn)
 		return nil, err
 	}
 	if err := n.prove(ctx, conn); err != nil {
-		// Through a transaction pooler, the LISTEN went to a server
-		// connection that other clients will use: take it back (best
-		// effort: the pooler picks the server connection).
-		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, _ = conn.Exec(uctx, n.unlisten)
-		cancel()
+		n.takeBack(conn, pid)
 		closeConn(conn)
 		return nil, err
 	}
 	return conn, nil
+}
+
+// execReportingPID runs stmt and returns the pid of the backend that ran
+// it.
+func (n *notifier) execReportingPID(ctx context.Context, conn *pgx.Conn, stmt string) (string, error) {
+	results, err := conn.PgConn().Exec(ctx, stmt+"; SELECT pg_backend_pid()").ReadAll()
+	if err != nil {
+		return "", err
+	}
+	if len(results) != 2 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 1 {
+		return "", errors.New("unexpected answer to SELECT pg_backend_pid()")
+	}
+	return string(results[1].Rows[0][0]), nil
+}
+
+// takeBack UNLISTENs on the backend pid, which LISTENed for a connection
+// whose test notice did not arrive. Through a transaction pooler that
+// backend now serves other clients: the pooler hands the connection's next
+// statement to a backend of its choice (most often the one released last),
+// so it tries a few times.
+func (n *notifier) takeBack(conn *pgx.Conn, pid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for range 8 {
+		got, err := n.execReportingPID(ctx, conn, n.unlisten)
+		if err != nil || got == pid {
+			return
+		}
+	}
 }
 
 // prove sends a test notice through the pool and waits, at most one ping

@@ -134,8 +134,10 @@ func (f *fixture) store(tb testing.TB, opts postgres.Options, configure func(*pg
 }
 
 // listenQuery is the last statement of a listener on channel, as
-// pg_stat_activity shows it.
-func listenQuery(channel string) string { return "LISTEN " + pgx.Identifier{channel}.Sanitize() }
+// pg_stat_activity shows it: its LISTEN, which reports the backend's pid.
+func listenQuery(channel string) string {
+	return "LISTEN " + pgx.Identifier{channel}.Sanitize() + "; SELECT pg_backend_pid()"
+}
 
 func TestConformance(t *testing.T) {
 	serverURL(t)

@@ -119,6 +119,7 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	}
 	a.tf, err = totp.New(totp.Config{
 		Manager: a.m,
+		Store:   store,
 		Issuer:  "sessionguard example",
 		Keys:    keys.totpKeys(),
 		Clock:   cfg.Clock,
@@ -152,10 +153,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 
 	// The library's JSON API, for scripts and native apps.
-	mux.Handle("/auth/", api(http.StripPrefix("/auth", a.m.Routes())))
-	totpRoutes := api(http.StripPrefix("/auth", a.tf.Routes()))
-	mux.Handle("/auth/totp", totpRoutes)
-	mux.Handle("/auth/totp/", totpRoutes)
+	mux.Handle("/auth/", a.m.Routes(a.tf))
 
 	// page wraps a page for signed-in users; action wraps a state-changing
 	// form target: cross-origin protection, then a signed-in user.
@@ -192,7 +190,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /security-log", page(a.securityLogPage))
 
 	// What a connected app calls with its token.
-	mux.Handle("GET /api/me", api(a.m.AppHandler(a.m.RequireScope(scopeProfile, http.HandlerFunc(a.apiMe)))))
+	mux.Handle("GET /api/me", a.m.Apps().Handler(a.m.Apps().RequireScope(scopeProfile, http.HandlerFunc(a.apiMe))))
 
 	mux.Handle("GET /password", page(a.passwordPage))
 	mux.Handle("POST /password", action(a.changePassword))
@@ -210,22 +208,11 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-type apiKey struct{}
-
-// api marks the requests of a JSON API, which answer in JSON even where the
-// library calls the app's handlers (Unauthenticated, ErrorHandler).
-func api(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKey{}, true)))
-	})
-}
-
-// isAPI reports whether r is for a JSON API: marked by api, or, before
-// routing (in the session middleware), by its path.
+// isAPI reports whether r is for a JSON API (the library's routes under
+// /auth/, the connected apps' /api/): those answer in JSON even where the
+// library calls the app's handlers (Unauthenticated, ErrorHandler). The
+// path decides, an explicit input: no marker travels in the context.
 func isAPI(r *http.Request) bool {
-	if marked, _ := r.Context().Value(apiKey{}).(bool); marked {
-		return true
-	}
 	return strings.HasPrefix(r.URL.Path, "/auth/") || strings.HasPrefix(r.URL.Path, "/api/")
 }
 
@@ -397,7 +384,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	apps, err := a.m.ListApps(ctx, s.UserID)
+	apps, err := a.m.Apps().List(ctx, s.UserID)
 	if err != nil {
 		a.serverError(w, r, err)
 		return

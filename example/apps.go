@@ -27,7 +27,7 @@ type appsView struct {
 // appsPage lists the connected apps, each with "Revoke access".
 func (a *app) appsPage(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
-	apps, err := a.m.ListApps(r.Context(), s.UserID)
+	apps, err := a.m.Apps().List(r.Context(), s.UserID)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -41,7 +41,7 @@ func (a *app) appsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorizeDemoApp stands in for an OAuth consent screen: it grants the
-// sample app access (Manager.GrantApp) and shows its token once.
+// sample app access (AppTokens.Grant) and shows its token once.
 //
 // Connecting an app needs a recent authentication, like the other
 // sensitive actions: a token outlives "Log out everywhere", so a stolen
@@ -52,7 +52,7 @@ func (a *app) authorizeDemoApp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token, _, err := a.m.GrantApp(session.WithRequest(r.Context(), r), s.UserID, demoAppName, []string{scopeProfile})
+	token, _, err := a.m.Apps().Grant(r.Context(), session.Audit{Request: r}, s.UserID, demoAppName, []string{scopeProfile})
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -67,7 +67,7 @@ func (a *app) authorizeDemoApp(w http.ResponseWriter, r *http.Request) {
 // revokeApp ends one app's access; its token stops working at once.
 func (a *app) revokeApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
-	err := a.m.RevokeApp(session.WithRequest(r.Context(), r), s.UserID, r.PathValue("id"))
+	err := a.m.Apps().Revoke(r.Context(), session.Audit{Request: r}, s.UserID, r.PathValue("id"))
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		redirect(w, r, "/apps", "app-not-found")

@@ -94,14 +94,14 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 		a.unauthenticated(w, r)
 		return
 	}
-	ctx := totp.WithRequest(r.Context(), r)
+	ctx, audit := r.Context(), session.Audit{Request: r}
 	recoveryCode := strings.TrimSpace(r.PostFormValue("recovery_code"))
 	recovery := r.PostFormValue("method") == "recovery-code" || recoveryCode != ""
 	var err error
 	if recovery {
-		err = a.tf.VerifyRecoveryCode(ctx, s.UserID, recoveryCode)
+		err = a.tf.VerifyRecoveryCode(ctx, audit, s.UserID, recoveryCode)
 	} else {
-		err = a.tf.Verify(ctx, s.UserID, r.PostFormValue("code"))
+		err = a.tf.Verify(ctx, audit, s.UserID, r.PostFormValue("code"))
 	}
 	if errText, status, ok := codeError(err); ok {
 		a.renderSecondFactor(w, r, status, errText, recovery)

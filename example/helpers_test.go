@@ -14,6 +14,7 @@ import (
 	"github.com/sessionguard/sessionguard/internal/fakeclock"
 
 	otptotp "github.com/pquerna/otp/totp"
+	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -125,7 +126,7 @@ func enableTwoFactor(t *testing.T, a *app, clock *testClock, username, password 
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := a.tf.Confirm(ctx, u.ID, code(t, clock, e.Secret))
+	codes, err := a.tf.Confirm(ctx, session.Audit{}, u.ID, code(t, clock, e.Secret))
 	if err != nil {
 		t.Fatal(err)
 	}

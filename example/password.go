@@ -42,7 +42,7 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// End the other sessions first: whatever happens next, a thief's
 	// session does not outlive the old password.
-	n, err := a.m.PasswordChanged(session.WithRequest(r.Context(), r), s.UserID, s)
+	n, err := a.m.PasswordChanged(r.Context(), session.Audit{Request: r}, s.UserID, s)
 	if err != nil {
 		a.serverError(w, r, err)
 		return

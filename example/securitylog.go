@@ -41,7 +41,7 @@ func (a *app) securityLogPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, next, err := a.m.ListEvents(r.Context(), s.UserID, before, securityLogPageSize)
+	events, next, err := a.m.SecurityLog().List(r.Context(), s.UserID, before, securityLogPageSize)
 	if err != nil {
 		a.serverError(w, r, err)
 		return

@@ -35,7 +35,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	apps, err := a.m.ListApps(r.Context(), s.UserID)
+	apps, err := a.m.Apps().List(r.Context(), s.UserID)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "sessions", pageData{Title: "Apps and sessions", Nav: "sessions", Data: sessionsView{
 		Sessions:     items,
 		NeedsConfirm: !a.m.RecentlyAuthenticated(s),
-		Now:          a.m.Now(),
+		Now:          a.cfg.Clock(),
 		Apps:         len(apps),
 	}})
 }
@@ -67,7 +67,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 func (a *app) endSession(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
 	id := r.PathValue("id")
-	err := a.m.Revoke(session.WithRequest(r.Context(), r), s.UserID, id)
+	err := a.m.Revoke(r.Context(), session.Audit{Request: r}, s.UserID, id)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		redirect(w, r, "/sessions", "not-found")
@@ -141,7 +141,7 @@ func (a *app) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := a.m.RevokeOthers(session.WithRequest(r.Context(), r), s)
+	n, err := a.m.RevokeOthers(r.Context(), session.Audit{Request: r}, s)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -160,7 +160,7 @@ func (a *app) endAllSessions(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.reauthenticate(w, r, "/sessions/confirm/everywhere"); !ok {
 		return
 	}
-	n, _, err := a.m.LogoutEverywhere(w, r, false)
+	n, _, err := a.m.LogoutEverywhere(w, r, session.LogoutEverywhereOptions{})
 	if err != nil {
 		a.serverError(w, r, err)
 		return

@@ -92,7 +92,7 @@ func (a *app) enroll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := a.tf.Enroll(totp.WithRequest(r.Context(), r), s.UserID)
+	e, err := a.tf.Enroll(r.Context(), s.UserID)
 	if errors.Is(err, totp.ErrAlreadyEnabled) {
 		redirect(w, r, "/two-factor", "2fa-on-already")
 		return
@@ -112,7 +112,7 @@ func (a *app) enroll(w http.ResponseWriter, r *http.Request) {
 func (a *app) confirmEnrollment(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	s, _ := session.FromContext(r.Context())
-	codes, err := a.tf.Confirm(totp.WithRequest(r.Context(), r), s.UserID, r.PostFormValue("code"))
+	codes, err := a.tf.Confirm(r.Context(), session.Audit{Request: r}, s.UserID, r.PostFormValue("code"))
 	if a.codeRedirect(w, r, err, "/two-factor") {
 		return
 	}
@@ -144,7 +144,7 @@ func (a *app) cancelEnrollment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Pending {
-		if err := a.tf.Disable(totp.WithRequest(r.Context(), r), s.UserID); err != nil {
+		if err := a.tf.Disable(r.Context(), session.Audit{Request: r}, s.UserID); err != nil {
 			a.serverError(w, r, err)
 			return
 		}
@@ -187,15 +187,15 @@ func (a *app) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := totp.WithRequest(r.Context(), r)
-	err := a.verifyAnyCode(ctx, s.UserID, r.PostFormValue("code"))
+	ctx, audit := r.Context(), session.Audit{Request: r}
+	err := a.verifyAnyCode(ctx, audit, s.UserID, r.PostFormValue("code"))
 	if a.codeRedirect(w, r, err, "/two-factor") || a.notEnabledRedirect(w, r, err) {
 		return
 	} else if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	codes, err := a.tf.RegenerateRecoveryCodes(ctx, s.UserID)
+	codes, err := a.tf.RegenerateRecoveryCodes(ctx, audit, s.UserID)
 	if a.notEnabledRedirect(w, r, err) {
 		return
 	} else if err != nil {
@@ -224,15 +224,15 @@ func (a *app) disableTwoFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := totp.WithRequest(r.Context(), r)
-	err := a.verifyAnyCode(ctx, s.UserID, r.PostFormValue("code"))
+	ctx, audit := r.Context(), session.Audit{Request: r}
+	err := a.verifyAnyCode(ctx, audit, s.UserID, r.PostFormValue("code"))
 	if a.codeRedirect(w, r, err, "/two-factor") || a.notEnabledRedirect(w, r, err) {
 		return
 	} else if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	if err := a.tf.Disable(ctx, s.UserID); err != nil {
+	if err := a.tf.Disable(ctx, audit, s.UserID); err != nil {
 		a.serverError(w, r, err)
 		return
 	}
@@ -241,7 +241,7 @@ func (a *app) disableTwoFactor(w http.ResponseWriter, r *http.Request) {
 
 // verifyAnyCode checks input as a TOTP code when it is all digits, and as
 // a recovery code otherwise.
-func (a *app) verifyAnyCode(ctx context.Context, userID, input string) error {
+func (a *app) verifyAnyCode(ctx context.Context, audit session.Audit, userID, input string) error {
 	digits := strings.Map(func(c rune) rune {
 		if c == ' ' {
 			return -1
@@ -249,9 +249,9 @@ func (a *app) verifyAnyCode(ctx context.Context, userID, input string) error {
 		return c
 	}, input)
 	if digits != "" && strings.Trim(digits, "0123456789") == "" {
-		return a.tf.Verify(ctx, userID, digits)
+		return a.tf.Verify(ctx, audit, userID, digits)
 	}
-	return a.tf.VerifyRecoveryCode(ctx, userID, input)
+	return a.tf.VerifyRecoveryCode(ctx, audit, userID, input)
 }
 
 // codeRedirect answers a wrong code or a lockout with a redirect to back

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionguard/sessionguard/session"
 )
 
 var (
@@ -135,10 +137,10 @@ func TestRecoveryCodesRegenerate(t *testing.T) {
 	}
 	// The old codes stopped working, the new ones work.
 	uid := userID(t, a, demoUser, demoPassword)
-	if err := a.tf.VerifyRecoveryCode(t.Context(), uid, old[1]); err == nil {
+	if err := a.tf.VerifyRecoveryCode(t.Context(), session.Audit{}, uid, old[1]); err == nil {
 		t.Error("an old recovery code still works")
 	}
-	if err := a.tf.VerifyRecoveryCode(t.Context(), uid, codes[1]); err != nil {
+	if err := a.tf.VerifyRecoveryCode(t.Context(), session.Audit{}, uid, codes[1]); err != nil {
 		t.Errorf("a new recovery code: %v", err)
 	}
 }

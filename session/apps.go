@@ -27,8 +27,27 @@ var appTokenLen = len(AppTokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenSi
 // ErrInvalidToken: a bearer token is malformed, unknown or revoked.
 var ErrInvalidToken = errors.New("session: invalid app token")
 
+// AppTokens are the bearer tokens of connected third-party apps ("connected
+// apps"): granting, checking, listing and revoking them. A grant's token is
+// checked through the Manager's revocation cache, like a session cookie,
+// and a revoked grant dies at once here and within the notifier bound on
+// other instances (RFC 7009 §2.1–2.2, SECURITY.md §20). Get them with
+// [Manager.Apps]; safe for concurrent use.
+type AppTokens struct {
+	cfg     *Config
+	cache   *revocationCache
+	log     *SecurityLog
+	ttl     time.Duration
+	noStore []string
+	fail    func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Apps returns the Manager's app tokens, which share its store, clock and
+// revocation cache.
+func (m *Manager) Apps() *AppTokens { return m.apps }
+
 // Grant is a connected third-party app's access to a user's account, as put
-// in the request context by [Manager.AppHandler]. Treat it as read-only.
+// in the request context by [AppTokens.Handler]. Treat it as read-only.
 type Grant struct {
 	ID         string
 	UserID     string
@@ -51,20 +70,20 @@ func GrantFromContext(ctx context.Context) (*Grant, bool) {
 	return g, ok
 }
 
-// GrantApp gives a third-party app access to userID's account with the
+// Grant gives a third-party app access to userID's account with the
 // given scopes and returns the bearer token — shown to the app once,
 // stored only as its SHA-256 — and the grant. It records an
-// "app_authorized" event.
-func (m *Manager) GrantApp(ctx context.Context, userID, appName string, scopes []string) (string, *Grant, error) {
+// "app_authorized" event with what a tells.
+func (t *AppTokens) Grant(ctx context.Context, a Audit, userID, appName string, scopes []string) (string, *Grant, error) {
 	if userID == "" || len(userID) > MaxUserIDLength {
-		return "", nil, errors.New("session: GrantApp: invalid user ID")
+		return "", nil, errors.New("session: AppTokens.Grant: invalid user ID")
 	}
 	if appName == "" || len(appName) > 100 || !utf8.ValidString(appName) {
-		return "", nil, errors.New("session: GrantApp: app name must be 1 to 100 bytes of UTF-8")
+		return "", nil, errors.New("session: AppTokens.Grant: app name must be 1 to 100 bytes of UTF-8")
 	}
 	for _, s := range scopes {
 		if s == "" || len(s) > 64 || strings.ContainsAny(s, " \t\r\n") {
-			return "", nil, fmt.Errorf("session: GrantApp: invalid scope %q", s)
+			return "", nil, fmt.Errorf("session: AppTokens.Grant: invalid scope %q", s)
 		}
 	}
 	secret, err := randomBytes(tokenSize)
@@ -75,15 +94,15 @@ func (m *Manager) GrantApp(ctx context.Context, userID, appName string, scopes [
 	if err != nil {
 		return "", nil, err
 	}
-	now := m.cfg.Clock()
+	now := t.cfg.Clock()
 	g := &storage.AppGrant{
 		ID: id, UserID: userID, AppName: appName, Scopes: slices.Clone(scopes),
 		TokenHash: storage.HashToken(secret), CreatedAt: now,
 	}
-	if err := m.cfg.Store.CreateAppGrant(ctx, g); err != nil {
+	if err := t.cfg.Store.CreateAppGrant(ctx, g); err != nil {
 		return "", nil, fmt.Errorf("%w: creating app grant: %w", ErrUnavailable, err)
 	}
-	m.recordEvent(ctx, nil, nil, userID, storage.EventAppAuthorized, appName)
+	t.log.Record(ctx, a, userID, storage.EventAppAuthorized, appName)
 	return AppTokenPrefix + base64.RawURLEncoding.EncodeToString(secret), grantFromStorage(g), nil
 }
 
@@ -110,9 +129,12 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(v[7:]), true
 }
 
-// CheckApp validates the request's bearer token against the server-side
-// grants, through the same revocation cache as sessions.
-func (m *Manager) CheckApp(r *http.Request) (*Grant, error) {
+// Check validates the request's bearer token against the server-side
+// grants, through the same revocation cache as sessions. It returns
+// [ErrNoSession] without an "Authorization: Bearer" header,
+// [ErrInvalidToken] for a malformed, unknown or revoked token, and an
+// error matching [ErrUnavailable] when storage fails (fail closed).
+func (t *AppTokens) Check(r *http.Request) (*Grant, error) {
 	tok, ok := bearer(r)
 	if !ok {
 		return nil, ErrNoSession
@@ -121,29 +143,29 @@ func (m *Manager) CheckApp(r *http.Request) (*Grant, error) {
 	if !ok {
 		return nil, ErrInvalidToken
 	}
-	now := m.cfg.Clock()
+	now := t.cfg.Clock()
 	nowNS := now.UnixNano()
-	e, gen := m.cache.get(h, nowNS)
+	e, gen := t.cache.get(h, nowNS)
 	if e == nil || (e.live() && nowNS >= e.validUntil) {
 		var err error
-		if e, err = m.fillGrant(r.Context(), h, gen, now); err != nil {
+		if e, err = t.fill(r.Context(), h, gen, now); err != nil {
 			return nil, err
 		}
 	}
 	if e.grant == nil {
 		return nil, ErrInvalidToken
 	}
-	if nowNS-e.lastSeen.Load() >= int64(m.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
-		ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
-		err := m.cfg.Store.TouchAppGrant(ctx, h, now)
+	if nowNS-e.lastSeen.Load() >= int64(t.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
+		ctx, cancel := context.WithTimeout(r.Context(), t.cfg.StorageTimeout)
+		err := t.cfg.Store.TouchAppGrant(ctx, h, now)
 		cancel()
 		e.touching.Store(false)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			m.cache.tombstone(h, e.userID)
+			t.cache.tombstone(h, e.userID)
 			return nil, ErrInvalidToken
 		case err != nil:
-			m.cfg.Logger.Warn("session: recording app use failed", "err", err)
+			t.cfg.Logger.Warn("session: recording app use failed", "err", err)
 		default:
 			e.lastSeen.Store(nowNS)
 		}
@@ -151,42 +173,42 @@ func (m *Manager) CheckApp(r *http.Request) (*Grant, error) {
 	return e.grant, nil
 }
 
-func (m *Manager) fillGrant(ctx context.Context, h storage.TokenHash, gen uint64, now time.Time) (*entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StorageTimeout)
+func (t *AppTokens) fill(ctx context.Context, h storage.TokenHash, gen uint64, now time.Time) (*entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.StorageTimeout)
 	defer cancel()
-	g, err := m.cfg.Store.GetAppGrant(ctx, h)
+	g, err := t.cfg.Store.GetAppGrant(ctx, h)
 	if errors.Is(err, storage.ErrNotFound) {
 		e := &entry{}
-		m.cache.fill(h, e, gen)
+		t.cache.fill(h, e, gen)
 		return e, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(m.revocationTTL).UnixNano()}
+	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(t.ttl).UnixNano()}
 	e.lastSeen.Store(g.LastUsedAt.UnixNano())
 	e.promotedAt.Store(now.UnixNano())
-	m.cache.fill(h, e, gen)
+	t.cache.fill(h, e, gen)
 	return e, nil
 }
 
-// AppHandler authenticates "Authorization: Bearer <app token>" requests
-// and puts the grant in the context ([GrantFromContext]). Requests without
-// a bearer token pass through; a malformed, unknown or revoked token gets
-// 401 with a WWW-Authenticate challenge (RFC 6750 §3); a storage failure
-// goes to [Config.ErrorHandler].
-func (m *Manager) AppHandler(next http.Handler) http.Handler {
+// Handler authenticates "Authorization: Bearer <app token>" requests and
+// puts the grant in the context ([GrantFromContext]). Requests without a
+// bearer token pass through; a malformed, unknown or revoked token gets 401
+// with a WWW-Authenticate challenge (RFC 6750 §3); a storage failure goes
+// to [Config.ErrorHandler].
+func (t *AppTokens) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, err := m.CheckApp(r)
+		g, err := t.Check(r)
 		switch {
 		case err == nil:
-			w.Header()["Cache-Control"] = m.noStore
+			w.Header()["Cache-Control"] = t.noStore
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, g)))
 		case errors.Is(err, ErrNoSession):
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ErrUnavailable):
-			m.cfg.Logger.Error("session: cannot check app token; refusing request", "err", err, "path", r.URL.Path)
-			m.errorHandler(w, r, err)
+			t.cfg.Logger.Error("session: cannot check app token; refusing request", "err", err, "path", r.URL.Path)
+			t.fail(w, r, err)
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			httpjson.Error(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or was revoked.")
@@ -197,7 +219,7 @@ func (m *Manager) AppHandler(next http.Handler) http.Handler {
 // RequireScope lets through only requests authenticated by an app grant
 // that includes scope: 401 without a grant, 403 insufficient_scope
 // otherwise (RFC 6750 §3.1).
-func (m *Manager) RequireScope(scope string, next http.Handler) http.Handler {
+func (t *AppTokens) RequireScope(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, ok := GrantFromContext(r.Context())
 		if !ok {
@@ -224,52 +246,53 @@ type AppInfo struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-// ListApps returns userID's connected apps, newest first.
-func (m *Manager) ListApps(ctx context.Context, userID string) ([]AppInfo, error) {
-	grants, err := m.cfg.Store.ListAppGrants(ctx, userID)
+// List returns userID's connected apps, newest first.
+func (t *AppTokens) List(ctx context.Context, userID string) ([]AppInfo, error) {
+	grants, err := t.cfg.Store.ListAppGrants(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing apps: %w", ErrUnavailable, err)
 	}
 	out := make([]AppInfo, 0, len(grants))
 	for _, g := range grants {
-		a := AppInfo{ID: g.ID, Name: g.AppName, Scopes: g.Scopes, CreatedAt: g.CreatedAt}
-		if a.Scopes == nil {
-			a.Scopes = []string{}
+		info := AppInfo{ID: g.ID, Name: g.AppName, Scopes: g.Scopes, CreatedAt: g.CreatedAt}
+		if info.Scopes == nil {
+			info.Scopes = []string{}
 		}
 		if !g.LastUsedAt.IsZero() {
-			t := g.LastUsedAt
-			a.LastUsedAt = &t
+			last := g.LastUsedAt
+			info.LastUsedAt = &last
 		}
-		out = append(out, a)
+		out = append(out, info)
 	}
 	return out, nil
 }
 
-// RevokeApp revokes userID's app grant id: its token stops working at once
-// on this instance and within the notifier bound elsewhere (RFC 7009).
-// Another user's grant gives [ErrNotFound], like an unknown one. It records
-// an "app_revoked" event.
-func (m *Manager) RevokeApp(ctx context.Context, userID, id string) error {
-	g, err := m.cfg.Store.RevokeAppGrant(ctx, userID, id)
+// Revoke revokes userID's app grant id: its token stops working at once on
+// this instance and within the notifier bound elsewhere (RFC 7009 §2.1).
+// Another user's grant gives [ErrNotFound], like an unknown one
+// (SECURITY.md §10). It records an "app_revoked" event with what a tells.
+func (t *AppTokens) Revoke(ctx context.Context, a Audit, userID, id string) error {
+	g, err := t.cfg.Store.RevokeAppGrant(ctx, userID, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("%w: revoking app: %w", ErrUnavailable, err)
 	}
-	m.cache.tombstone(g.TokenHash, userID)
-	m.recordEvent(ctx, nil, nil, userID, storage.EventAppRevoked, g.AppName)
+	t.cache.tombstone(g.TokenHash, userID)
+	t.log.Record(ctx, a, userID, storage.EventAppRevoked, g.AppName)
 	return nil
 }
 
-// RevokeAllApps revokes every app grant of userID and returns how many.
-func (m *Manager) RevokeAllApps(ctx context.Context, userID string) (int, error) {
-	n, err := m.cfg.Store.RevokeUserAppGrants(ctx, userID)
+// RevokeAll revokes every app grant of userID and returns how many. When
+// there were any, it records an "app_revoked" event with what a tells.
+func (t *AppTokens) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
+	n, err := t.cfg.Store.RevokeUserAppGrants(ctx, userID)
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking apps: %w", ErrUnavailable, err)
 	}
-	m.cache.forgetUser(userID, storage.TokenHash{})
+	t.cache.forgetUser(userID, storage.TokenHash{})
 	if n > 0 {
-		m.recordEvent(ctx, nil, nil, userID, storage.EventAppRevoked, strconv.Itoa(n)+" apps")
+		t.log.Record(ctx, a, userID, storage.EventAppRevoked, strconv.Itoa(n)+" apps")
 	}
 	return n, nil
 }

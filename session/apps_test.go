@@ -27,14 +27,14 @@ func TestAppGrants(t *testing.T) {
 	other := newTestManager(t, store, clock, func(c *Config) { c.Keys = m.cfg.Keys })
 	ctx := context.Background()
 
-	tok, g, err := m.GrantApp(ctx, "alice", "Photo printer", []string{"read", "print"})
+	tok, g, err := m.Apps().Grant(ctx, Audit{}, "alice", "Photo printer", []string{"read", "print"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(tok, AppTokenPrefix) || len(tok) != appTokenLen {
 		t.Fatalf("token %d bytes, want prefix and %d bytes", len(tok), appTokenLen)
 	}
-	api := m.AppHandler(m.RequireScope("print", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := m.Apps().Handler(m.Apps().RequireScope("print", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, _ := GrantFromContext(r.Context())
 		w.Write([]byte(g.UserID))
 	})))
@@ -53,7 +53,7 @@ func TestAppGrants(t *testing.T) {
 	}
 
 	t.Run("scopes are enforced", func(t *testing.T) {
-		admin := m.AppHandler(m.RequireScope("admin", http.NotFoundHandler()))
+		admin := m.Apps().Handler(m.Apps().RequireScope("admin", http.NotFoundHandler()))
 		w := serve(admin, bearerRequest(tok))
 		if w.Code != 403 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "insufficient_scope") {
 			t.Errorf("missing scope: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
@@ -70,7 +70,7 @@ func TestAppGrants(t *testing.T) {
 		}
 	})
 	t.Run("another user's grant answers like an unknown one", func(t *testing.T) {
-		if err := m.RevokeApp(ctx, "mallory", g.ID); !errors.Is(err, ErrNotFound) {
+		if err := m.Apps().Revoke(ctx, Audit{}, "mallory", g.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("got %v, want ErrNotFound", err)
 		}
 		if w := serve(api, bearerRequest(tok)); w.Code != 200 {
@@ -78,27 +78,27 @@ func TestAppGrants(t *testing.T) {
 		}
 	})
 	t.Run("the list never shows the token", func(t *testing.T) {
-		apps, err := m.ListApps(ctx, "alice")
+		apps, err := m.Apps().List(ctx, "alice")
 		if err != nil || len(apps) != 1 || apps[0].Name != "Photo printer" || apps[0].LastUsedAt == nil {
 			t.Fatalf("ListApps = %+v, %v", apps, err)
 		}
 	})
 	// The other instance caches the grant as live.
-	if w := serve(other.AppHandler(http.NotFoundHandler()), bearerRequest(tok)); w.Code != 404 {
+	if w := serve(other.Apps().Handler(http.NotFoundHandler()), bearerRequest(tok)); w.Code != 404 {
 		t.Fatalf("other instance: %d", w.Code)
 	}
-	if err := m.RevokeApp(ctx, "alice", g.ID); err != nil {
+	if err := m.Apps().Revoke(ctx, Audit{}, "alice", g.ID); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("a revoked grant is refused at once on every instance", func(t *testing.T) {
 		for _, mm := range []*Manager{m, other} {
-			if _, err := mm.CheckApp(bearerRequest(tok)); !errors.Is(err, ErrInvalidToken) {
+			if _, err := mm.Apps().Check(bearerRequest(tok)); !errors.Is(err, ErrInvalidToken) {
 				t.Errorf("got %v, want ErrInvalidToken", err)
 			}
 		}
 	})
 	t.Run("revoking again is idempotent: the grant stays gone", func(t *testing.T) {
-		if err := m.RevokeApp(ctx, "alice", g.ID); !errors.Is(err, ErrNotFound) {
+		if err := m.Apps().Revoke(ctx, Audit{}, "alice", g.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("got %v, want ErrNotFound", err)
 		}
 	})
@@ -115,8 +115,8 @@ func TestAppsAPI(t *testing.T) {
 	alice.login("alice")
 	bob.login("bob")
 	ctx := context.Background()
-	tok, g, _ := app.m.GrantApp(ctx, "alice", "Scheduler", []string{"write"})
-	_, bobGrant, _ := app.m.GrantApp(ctx, "bob", "Bob's app", nil)
+	tok, g, _ := app.m.Apps().Grant(ctx, Audit{}, "alice", "Scheduler", []string{"write"})
+	_, bobGrant, _ := app.m.Apps().Grant(ctx, Audit{}, "bob", "Bob's app", nil)
 
 	resp, body := alice.do("GET", "/auth/apps", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"name":"Scheduler"`) || strings.Contains(body, tok) || strings.Contains(body, "Bob") {
@@ -130,26 +130,40 @@ func TestAppsAPI(t *testing.T) {
 	if resp, _ := alice.do("DELETE", "/auth/apps/"+g.ID, nil); resp.StatusCode != 204 {
 		t.Fatalf("DELETE /apps: %d", resp.StatusCode)
 	}
-	if _, err := app.m.CheckApp(bearerRequest(tok)); !errors.Is(err, ErrInvalidToken) {
+	if _, err := app.m.Apps().Check(bearerRequest(tok)); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("revoked app token: %v", err)
 	}
 
 	// "Log out everywhere" can take the apps along.
-	tok2, _, _ := app.m.GrantApp(ctx, "alice", "Mail", nil)
+	tok2, _, _ := app.m.Apps().Grant(ctx, Audit{}, "alice", "Mail", nil)
 	clock.Advance(DefaultReauthWindow + time.Minute)
 	alice.do("POST", "/reauth", nil)
-	req, _ := http.NewRequest("POST", app.srv.URL+"/auth/sessions/revoke-all", strings.NewReader(`{"include_apps":true}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	res, err := alice.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	revokeAll := func(body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", app.srv.URL+"/auth/sessions/revoke-all", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		res, err := alice.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("revoke-all with apps: %d", res.StatusCode)
+	// A body two JSON readers understand differently is refused whole:
+	// nothing is revoked (a proxy reading the first name saw false).
+	for _, body := range []string{`{"include_apps":false,"include_apps":true}`, `{"Include_Apps":true}`, `{"include_apps":true} {}`} {
+		if got := revokeAll(body); got != 400 {
+			t.Errorf("revoke-all with body %s: got %d, want 400", body, got)
+		}
 	}
-	if _, err := app.m.CheckApp(bearerRequest(tok2)); !errors.Is(err, ErrInvalidToken) {
+	if alice.whoami() != "alice" {
+		t.Fatal("a refused revoke-all ended the session")
+	}
+	if got := revokeAll(`{"include_apps":true}`); got != 200 {
+		t.Fatalf("revoke-all with apps: got %d, want 200", got)
+	}
+	if _, err := app.m.Apps().Check(bearerRequest(tok2)); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("app token after revoke-all with apps: %v", err)
 	}
 	if bob.whoami() != "bob" {
@@ -175,11 +189,11 @@ func FuzzParseAppToken(f *testing.F) {
 
 func BenchmarkAppHandler(b *testing.B) {
 	m := newTestManager(b, newMemoryStore(b), newFakeClock(), nil)
-	tok, _, err := m.GrantApp(context.Background(), "alice", "bench", []string{"read"})
+	tok, _, err := m.Apps().Grant(context.Background(), Audit{}, "alice", "bench", []string{"read"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := m.AppHandler(okHandler)
+	h := m.Apps().Handler(okHandler)
 	r := bearerRequest(tok)
 	h.ServeHTTP(&benchWriter{h: http.Header{}}, r)
 	benchServe(b, h, r)

@@ -76,7 +76,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		return nil, err
 	}
 	s := sessionFromStorage(st)
-	m.recordEvent(ctx, r, s, userID, storage.EventSignedIn, level.String())
+	m.log.record(ctx, r, s, userID, storage.EventSignedIn, level.String())
 	return s, nil
 }
 
@@ -85,6 +85,12 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 // factor ([storage.AuthSecondFactor]) — and rotates its token (ASVS 7.2.4):
 // the old cookie stops working at once, the new one is set on w. The
 // session keeps its handle, creation time and absolute expiry.
+//
+// Elevate returns the fresh session: use it for the rest of the request.
+// The one in r's context carries the retired token, and the operations
+// that act on "this session" ([Manager.RevokeOthers],
+// [Manager.PasswordChanged]) refuse it with [ErrRevoked] rather than end
+// every session, the fresh one included.
 //
 // A session pending its second factor can only be elevated with
 // [storage.AuthSecondFactor] ([ErrSecondFactorRequired] otherwise). A
@@ -138,7 +144,7 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	}
 	s := sessionFromStorage(st)
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
-		m.recordEvent(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
+		m.log.record(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
 	}
 	return s, nil
 }
@@ -161,29 +167,37 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m.clearClient(w)
-	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOut, "")
+	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOut, "")
 	return nil
+}
+
+// LogoutEverywhereOptions are the options of [Manager.LogoutEverywhere].
+// The zero value ends the sessions only.
+type LogoutEverywhereOptions struct {
+	// IncludeApps also revokes every connected app of the user
+	// ([AppTokens.RevokeAll]).
+	IncludeApps bool
 }
 
 // LogoutEverywhere ends every session of the request's user, this one
 // included ("Log out everywhere", the "I don't recognise this device"
-// path), and with includeApps also revokes every connected app. Like
+// path), and, with opts.IncludeApps, every connected app. Like
 // [Manager.Logout] it expires the cookie and sends Clear-Site-Data. It
 // returns how many sessions and apps it ended and records a
 // "signed_out_everywhere" event. The HTTP route requires a recent
 // authentication first; Go callers decide for themselves.
-func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, includeApps bool) (sessions, apps int, err error) {
+func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts LogoutEverywhereOptions) (sessions, apps int, err error) {
 	s, err := m.current(r)
 	if err != nil {
 		return 0, 0, err
 	}
-	ctx := WithRequest(r.Context(), r)
+	ctx := r.Context()
 	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}); err != nil {
 		return 0, 0, err
 	}
-	m.recordEvent(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
-	if includeApps {
-		if apps, err = m.RevokeAllApps(ctx, s.UserID); err != nil {
+	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
+	if opts.IncludeApps {
+		if apps, err = m.apps.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
 			return sessions, 0, err
 		}
 	}
@@ -203,12 +217,12 @@ func (m *Manager) clearClient(w http.ResponseWriter) {
 // user's handle gives [ErrNotFound], exactly like an unknown one
 // (SECURITY.md §10). After Revoke returns, this Manager rejects the session
 // on the very next request, and other instances within the notifier bound.
-// It records a "session_revoked" event.
-func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
+// It records a "session_revoked" event with what a tells.
+func (m *Manager) Revoke(ctx context.Context, a Audit, userID, handle string) error {
 	if err := m.revoke(ctx, userID, handle); err != nil {
 		return err
 	}
-	m.recordEvent(ctx, nil, nil, userID, storage.EventSessionRevoked, "")
+	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, "")
 	return nil
 }
 
@@ -225,42 +239,53 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
 
 // RevokeOthers ends every session of current's user except current ("Log
 // out all other sessions") and returns how many it ended. It records an
-// "other_sessions_revoked" event. The HTTP handler requires a recent
-// authentication first; Go callers decide for themselves.
+// "other_sessions_revoked" event with what a tells, naming current as the
+// acting session. The HTTP handler requires a recent authentication first;
+// Go callers decide for themselves.
 //
-// If the same handler called [Manager.Elevate] first, pass the *Session
-// Elevate returned: the one in the request context carries the token that
-// Elevate retired, and every session — the new one included — would end.
-func (m *Manager) RevokeOthers(ctx context.Context, current *Session) (int, error) {
+// current must be live under its token: a session that ended, or whose
+// token [Manager.Elevate] rotated (the one left in the request context
+// after Elevate), gives [ErrRevoked] and nothing ends. After Elevate, pass
+// the session it returned.
+func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (int, error) {
+	if err := m.live(ctx, current); err != nil {
+		return 0, err
+	}
 	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash)
 	if err != nil {
 		return 0, err
 	}
-	m.recordEvent(ctx, nil, current, current.UserID, storage.EventOtherSessionsRevoked, fmt.Sprint(n))
+	m.log.record(ctx, a.Request, current, current.UserID, storage.EventOtherSessionsRevoked, fmt.Sprint(n))
 	return n, nil
 }
 
 // RevokeAll ends every session of userID, for example from an admin tool or
 // when an account is disabled, and returns how many it ended. It records
-// an "all_sessions_revoked" event.
-func (m *Manager) RevokeAll(ctx context.Context, userID string) (int, error) {
+// an "all_sessions_revoked" event with what a tells.
+func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
 	n, err := m.revokeUser(ctx, userID, storage.TokenHash{})
 	if err != nil {
 		return 0, err
 	}
-	m.recordEvent(ctx, nil, nil, userID, storage.EventAllSessionsRevokedAdm, fmt.Sprint(n))
+	m.log.Record(ctx, a, userID, storage.EventAllSessionsRevokedAdm, fmt.Sprint(n))
 	return n, nil
 }
 
 // PasswordChanged ends the sessions of userID after its password changed
-// (SECURITY.md §7) and records a "password_changed" event. When keep is
-// non-nil (the session that changed the password), that session survives;
-// otherwise all end. It returns how many sessions ended.
-func (m *Manager) PasswordChanged(ctx context.Context, userID string, keep *Session) (int, error) {
+// (SECURITY.md §7) and records a "password_changed" event with what a
+// tells. When keep is non-nil (the session that changed the password), that
+// session survives; otherwise all end. It returns how many sessions ended.
+// Like [Manager.RevokeOthers] it refuses with [ErrRevoked] a keep that is
+// no longer live under its token (after [Manager.Elevate], pass the session
+// Elevate returned), and then ends nothing.
+func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, keep *Session) (int, error) {
 	var except storage.TokenHash
 	if keep != nil {
 		if keep.UserID != userID {
 			return 0, errors.New("session: PasswordChanged: keep belongs to another user")
+		}
+		if err := m.live(ctx, keep); err != nil {
+			return 0, err
 		}
 		except = keep.tokenHash
 	}
@@ -268,8 +293,26 @@ func (m *Manager) PasswordChanged(ctx context.Context, userID string, keep *Sess
 	if err != nil {
 		return 0, err
 	}
-	m.recordEvent(ctx, nil, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
+	m.log.record(ctx, a.Request, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
 	return n, nil
+}
+
+// live checks that s is still a session under its own token, so that an
+// operation keeping "this session" never mistakes a rotated or ended one
+// for it (and ends every session instead).
+func (m *Manager) live(ctx context.Context, s *Session) error {
+	if s == nil {
+		return errors.New("session: no current session given")
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StorageTimeout)
+	defer cancel()
+	switch _, err := m.cfg.Store.GetSession(ctx, s.tokenHash); {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: the session ended or its token was rotated (after Elevate, use the session it returned)", ErrRevoked)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
 func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash) (int, error) {

@@ -85,9 +85,10 @@ func TestManagerAdoptsTheNotifierBound(t *testing.T) {
 		configured time.Duration
 		want       time.Duration
 	}{
-		{"a bound shorter than the default becomes RevocationTTL", 2 * time.Second, 0, 2 * time.Second},
+		{"a bound shorter than the default becomes RevocationTTL", 12 * time.Second, 0, 12 * time.Second},
 		{"a bound longer than the default leaves the default", 5 * time.Minute, 0, session.DefaultRevocationTTL},
-		{"a configured RevocationTTL wins over the bound", 2 * time.Second, 7 * time.Second, 7 * time.Second},
+		{"a bound shorter than the no-notifier TTL gives that TTL", 2 * time.Second, 0, session.DefaultRevocationTTLNoNotify},
+		{"a configured RevocationTTL wins over the bound", 12 * time.Second, 7 * time.Second, 7 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +102,7 @@ func TestManagerAdoptsTheNotifierBound(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 			defer m.Close()
-			if got := m.RevocationTTL(); got != tt.want {
+			if got := session.RevocationTTLOf(m); got != tt.want {
 				t.Errorf("RevocationTTL: got %v, want %v", got, tt.want)
 			}
 		})

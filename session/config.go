@@ -94,7 +94,7 @@ type Config struct {
 	// a revocation when its notifier is down or the store has none.
 	// Default 30 seconds, or 5 seconds when the store has no notifier; a
 	// store that implements storage.BoundedNotifier sets the default to its
-	// NotifyBound, if that is shorter.
+	// NotifyBound, within those two.
 	RevocationTTL time.Duration
 
 	// CacheSize is the number of sessions the revocation cache holds.
@@ -120,8 +120,8 @@ type Config struct {
 
 	// Unauthenticated answers requests refused by [Manager.RequireAuth]
 	// (for example a redirect to a sign-in page). Default: 401 with
-	// {"error":"unauthenticated"}. Routes marked with [Manager.JSONAPI] —
-	// the library's own JSON routes among them — always get the JSON 401.
+	// {"error":"unauthenticated"}. The library's own JSON routes, and
+	// every handler wrapped by [Manager.JSONGuard], always get the JSON 401.
 	Unauthenticated http.Handler
 
 	// ClearSiteData is the Clear-Site-Data header value sent on logout.
@@ -133,6 +133,20 @@ type Config struct {
 	// cross-origin state-changing requests are allowed; see
 	// http.CrossOriginProtection.AddTrustedOrigin. Default none.
 	TrustedOrigins []string
+
+	// CrossOriginBypass is the explicit opt-out of the cross-origin
+	// protection that [Manager.Handler] applies to every request with an
+	// unsafe method (POST, PUT, PATCH, DELETE…), sign-in included
+	// (SECURITY.md §12): requests matching one of these http.ServeMux
+	// patterns ("POST /saml/acs", "/webhooks/") pass even when a browser
+	// sends them from another site, as an identity provider's form_post
+	// does. Requests without Sec-Fetch-Site and Origin (servers, native
+	// apps) pass anyway and need no entry. The pattern "/" turns the
+	// protection off for everything but the library's own routes and
+	// [Manager.Protect], which never bypass. Default none: every
+	// cross-site unsafe request gets 403 {"error":"cross_origin"}. See
+	// http.CrossOriginProtection.AddInsecureBypassPattern.
+	CrossOriginBypass []string
 
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For or Forwarded headers are believed. Default none: the

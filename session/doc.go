@@ -6,6 +6,9 @@
 //
 // # Quick start
 //
+// The complete program is example/quickstart in the repository (the
+// README's Quick start, kept identical to it by a test):
+//
 //	store := memory.New(memory.Options{})
 //	keys, _ := session.GenerateKeyPair() // keep them: persist, never commit
 //	m, err := session.New(session.Config{Store: store, Keys: []session.KeyPair{keys}})
@@ -13,13 +16,25 @@
 //	defer m.Close()
 //
 //	mux := http.NewServeMux()
-//	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
+//	mux.Handle("/auth/", m.Routes()) // also behind http.StripPrefix, or chi's r.Mount("/auth", m.Routes())
 //	mux.Handle("GET /account", m.RequireAuth(accountPage))
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 //		// ... verify the password, then:
 //		m.Login(w, r, userID, storage.AuthPassword)
 //	})
-//	http.ListenAndServe(addr, m.Handler(mux))
+//	http.ListenAndServe(addr, m.Handler(mux)) // cross-origin protection on every POST included
+//
+// # Where things are
+//
+// [Manager] is about sessions: sign-in ([Manager.Login]), re-authentication
+// ([Manager.Elevate]), logout and revocation, the middleware
+// ([Manager.Handler]) and its wrappers ([Manager.RequireAuth],
+// [Manager.JSONGuard]). Connected apps are [AppTokens] ([Manager.Apps]) and
+// the security log is [SecurityLog] ([Manager.SecurityLog]); both share the
+// Manager's store and revocation cache. Operations that write to the
+// security log take an [Audit] naming the request that asked for them.
+// DESIGN.md in the repository maps the packages and the request path;
+// SECURITY.md states the guarantees and the standards behind them.
 //
 // # The request path
 //

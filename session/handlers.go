@@ -8,10 +8,26 @@ import (
 	"github.com/sessionguard/sessionguard/internal/httpjson"
 )
 
-// Routes returns the JSON handlers of the HTTP contract (DESIGN.md), to be
-// mounted under a prefix of the app's choice behind [Manager.Handler]:
+// RouteSet is a group of JSON routes that [Manager.Routes] mounts next to
+// the Manager's own, under the same prefix: the totp package's Service is
+// one, and so is every later feature that adds routes (passkeys, trusted
+// browsers).
+type RouteSet interface {
+	// RegisterRoutes adds the set's routes to mux, with patterns relative
+	// to the mount point ("POST /totp/verify"). Each handler does its own
+	// checks — [Manager.Protect] for state changes, [Manager.JSONGuard]
+	// for authentication — because Routes wraps none around them.
+	RegisterRoutes(mux *http.ServeMux)
+}
+
+// Routes returns the JSON handlers of the HTTP contract (DESIGN.md
+// "HTTP contract"), with those of every RouteSet given, to be mounted under
+// a prefix of the app's choice behind [Manager.Handler]. Any of these
+// mounts works as it is, without further wrapping:
 //
-//	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
+//	mux.Handle("/auth/", m.Routes(totpService))                          // http.ServeMux prefix pattern
+//	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes(totpService))) // or with StripPrefix
+//	r.Mount("/auth", m.Routes(totpService))                              // chi
 //
 // Routes:
 //
@@ -25,26 +41,34 @@ import (
 //	DELETE /apps/{id}               revoke one of this user's apps; 204 (404 for unknown or another user's id)
 //	GET    /events?before=&limit=   {"events": [...], "next": cursor} the security log, newest first
 //
-// State-changing routes are wrapped in http.CrossOriginProtection ([Manager.Protect])
-// and answer 405 to other methods; every route needs an authenticated
-// session (a JSON 401 otherwise, whatever [Config.Unauthenticated] says; logout also accepts a session pending its second
-// factor, to abandon a sign-in).
-func (m *Manager) Routes() http.Handler {
+// State-changing routes are wrapped in http.CrossOriginProtection
+// ([Manager.Protect], which [Config.CrossOriginBypass] never exempts) and
+// answer 405 to other methods; JSON bodies are decoded strictly (a
+// repeated name, an unknown name or trailing data is a 400). Every route
+// needs an authenticated session: a JSON 401 otherwise, whatever
+// [Config.Unauthenticated] says ([Manager.JSONGuard]); logout also accepts
+// a session pending its second factor, to abandon a sign-in. Routes panics
+// if two route sets register the same pattern, as http.ServeMux does.
+func (m *Manager) Routes(sets ...RouteSet) http.Handler {
+	g := m.JSONGuard()
 	mux := http.NewServeMux()
 	mux.Handle("POST /logout", m.Protect(http.HandlerFunc(m.serveLogout)))
-	mux.Handle("GET /sessions", m.RequireAuth(http.HandlerFunc(m.serveList)))
-	mux.Handle("DELETE /sessions/{id}", m.Protect(m.RequireAuth(http.HandlerFunc(m.serveRevoke))))
-	mux.Handle("POST /sessions/revoke-others", m.Protect(m.RequireRecentAuth(http.HandlerFunc(m.serveRevokeOthers))))
-	mux.Handle("POST /sessions/revoke-all", m.Protect(m.RequireRecentAuth(http.HandlerFunc(m.serveRevokeAll))))
-	mux.Handle("GET /apps", m.RequireAuth(http.HandlerFunc(m.serveApps)))
-	mux.Handle("DELETE /apps/{id}", m.Protect(m.RequireAuth(http.HandlerFunc(m.serveRevokeApp))))
-	mux.Handle("GET /events", m.RequireAuth(http.HandlerFunc(m.serveEvents)))
-	return m.JSONAPI(mux)
+	mux.Handle("GET /sessions", g.RequireAuth(http.HandlerFunc(m.serveList)))
+	mux.Handle("DELETE /sessions/{id}", m.Protect(g.RequireAuth(http.HandlerFunc(m.serveRevoke))))
+	mux.Handle("POST /sessions/revoke-others", m.Protect(g.RequireRecentAuth(http.HandlerFunc(m.serveRevokeOthers))))
+	mux.Handle("POST /sessions/revoke-all", m.Protect(g.RequireRecentAuth(http.HandlerFunc(m.serveRevokeAll))))
+	mux.Handle("GET /apps", g.RequireAuth(http.HandlerFunc(m.serveApps)))
+	mux.Handle("DELETE /apps/{id}", m.Protect(g.RequireAuth(http.HandlerFunc(m.serveRevokeApp))))
+	mux.Handle("GET /events", g.RequireAuth(http.HandlerFunc(m.serveEvents)))
+	for _, s := range sets {
+		s.RegisterRoutes(mux)
+	}
+	return mounted(mux)
 }
 
 func (m *Manager) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if _, ok := anyFromContext(r.Context()); !ok {
-		m.unauthenticated(w, r)
+		m.JSONGuard().unauthenticated(w, r)
 		return
 	}
 	if err := m.Logout(w, r); err != nil {
@@ -68,7 +92,7 @@ func (m *Manager) serveList(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.Revoke(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.Revoke(r.Context(), Audit{Request: r}, s.UserID, r.PathValue("id")); err != nil {
 		m.writeError(w, r, err)
 		return
 	}
@@ -85,7 +109,7 @@ type revokedBody struct {
 
 func (m *Manager) serveRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	n, err := m.RevokeOthers(WithRequest(r.Context(), r), s)
+	n, err := m.RevokeOthers(r.Context(), Audit{Request: r}, s)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -100,7 +124,7 @@ func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
 	if httpjson.Decode(w, r, m.cfg.MaxBodyBytes, &body) != nil {
 		return
 	}
-	n, apps, err := m.LogoutEverywhere(w, r, body.IncludeApps)
+	n, apps, err := m.LogoutEverywhere(w, r, LogoutEverywhereOptions{IncludeApps: body.IncludeApps})
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -117,7 +141,7 @@ func (m *Manager) serveRevokeAll(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	apps, err := m.ListApps(r.Context(), s.UserID)
+	apps, err := m.apps.List(r.Context(), s.UserID)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -129,7 +153,7 @@ func (m *Manager) serveApps(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) serveRevokeApp(w http.ResponseWriter, r *http.Request) {
 	s, _ := FromContext(r.Context())
-	if err := m.RevokeApp(WithRequest(r.Context(), r), s.UserID, r.PathValue("id")); err != nil {
+	if err := m.apps.Revoke(r.Context(), Audit{Request: r}, s.UserID, r.PathValue("id")); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			httpjson.Error(w, http.StatusNotFound, "not_found", "No such app.")
 			return
@@ -149,7 +173,7 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "before and limit must be non-negative integers.")
 		return
 	}
-	events, next, err := m.ListEvents(r.Context(), s.UserID, before, int(min(limit, MaxEventPage)))
+	events, next, err := m.log.List(r.Context(), s.UserID, before, int(min(limit, MaxEventPage)))
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -174,7 +198,7 @@ func (m *Manager) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not_found", "No such session.")
 	case errors.Is(err, ErrNoSession), errors.Is(err, ErrRevoked), errors.Is(err, ErrExpired), errors.Is(err, ErrInvalidCookie):
-		m.unauthenticated(w, r)
+		m.JSONGuard().unauthenticated(w, r)
 	case errors.Is(err, ErrUnavailable):
 		m.cfg.Logger.Error("session: storage failure", "err", err, "path", r.URL.Path)
 		m.errorHandler(w, r, err)

@@ -192,7 +192,7 @@ func (b *browser) whoami() string {
 func (b *browser) cookie() string {
 	u, _ := url.Parse(b.app.srv.URL)
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == b.app.m.CookieName() {
+		if c.Name == b.app.m.cfg.CookieName {
 			return c.Value
 		}
 	}
@@ -201,13 +201,13 @@ func (b *browser) cookie() string {
 
 func (b *browser) setCookie(v string) {
 	u, _ := url.Parse(b.app.srv.URL)
-	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: b.app.m.CookieName(), Value: v, Path: "/", Secure: true}})
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: b.app.m.cfg.CookieName, Value: v, Path: "/", Secure: true}})
 }
 
 // request builds a server-side request carrying the cookie value v.
 func cookieRequest(m *Manager, v string) *http.Request {
 	r := httptest.NewRequest("GET", "https://example.com/", nil)
-	r.Header.Set("Cookie", m.CookieName()+"="+v)
+	r.Header.Set("Cookie", m.cfg.CookieName+"="+v)
 	return r
 }
 
@@ -221,7 +221,7 @@ func loginDirect(t testing.TB, m *Manager, userID string) (string, *Session) {
 		t.Fatal(err)
 	}
 	for _, c := range w.Result().Cookies() {
-		if c.Name == m.CookieName() {
+		if c.Name == m.cfg.CookieName {
 			return c.Value, s
 		}
 	}

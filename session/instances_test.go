@@ -185,7 +185,7 @@ func signIn(t *testing.T, m *session.Manager, userID string) (string, *session.S
 
 func withCookie(m *session.Manager, v string) *http.Request {
 	r := httptest.NewRequest("GET", "https://app.example/", nil)
-	r.AddCookie(&http.Cookie{Name: m.CookieName(), Value: v})
+	r.AddCookie(&http.Cookie{Name: session.CookieNameOf(m), Value: v})
 	return r
 }
 
@@ -239,7 +239,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 					}
 				}
 				start := time.Now()
-				if n, err := a.RevokeOthers(ctx, keep); err != nil || n != 3 {
+				if n, err := a.RevokeOthers(ctx, session.Audit{}, keep); err != nil || n != 3 {
 					t.Fatalf("RevokeOthers = %d, %v", n, err)
 				}
 				for _, v := range victims {
@@ -249,7 +249,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 					t.Errorf("the kept session on B: %v", err)
 				}
 				start = time.Now()
-				if _, err := a.RevokeAll(ctx, user); err != nil {
+				if _, err := a.RevokeAll(ctx, session.Audit{}, user); err != nil {
 					t.Fatal(err)
 				}
 				waitRevoked(t, b, keepCookie, start, 5*time.Second)
@@ -267,9 +267,9 @@ func TestRevocationAcrossInstances(t *testing.T) {
 					start := time.Now()
 					var err error
 					if i%2 == 0 {
-						err = a.Revoke(ctx, user, s.Handle)
+						err = a.Revoke(ctx, session.Audit{}, user, s.Handle)
 					} else {
-						_, err = a.RevokeOthers(ctx, keep)
+						_, err = a.RevokeOthers(ctx, session.Audit{}, keep)
 					}
 					if err != nil {
 						t.Fatal(err)
@@ -278,9 +278,9 @@ func TestRevocationAcrossInstances(t *testing.T) {
 				}
 				p50, p99 := percentile(delays, 0.50), percentile(delays, 0.99)
 				t.Logf("%s: revocation on A seen by B: p50 %v, p99 %v, max %v (RevocationTTL %v)",
-					be.name, p50, p99, slices.Max(delays), b.RevocationTTL())
-				if p99 > b.RevocationTTL()/30 {
-					t.Errorf("p99 %v is not well under RevocationTTL %v", p99, b.RevocationTTL())
+					be.name, p50, p99, slices.Max(delays), session.RevocationTTLOf(b))
+				if p99 > session.RevocationTTLOf(b)/30 {
+					t.Errorf("p99 %v is not well under RevocationTTL %v", p99, session.RevocationTTLOf(b))
 				}
 			})
 		})
@@ -331,7 +331,7 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if err := a.Revoke(ctx, user, victim.Handle); err != nil {
+			if err := a.Revoke(ctx, session.Audit{}, user, victim.Handle); err != nil {
 				t.Fatal(err)
 			}
 			proxy.Restore()
@@ -350,7 +350,7 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 			// than RevocationTTL (its reconnect may take a moment).
 			time.Sleep(500 * time.Millisecond)
 			start := time.Now()
-			if _, err := a.RevokeAll(ctx, keep.UserID); err != nil {
+			if _, err := a.RevokeAll(ctx, session.Audit{}, keep.UserID); err != nil {
 				t.Fatal(err)
 			}
 			d := waitRevoked(t, b, keepCookie, start, 5*time.Second)

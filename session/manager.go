@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -103,28 +102,32 @@ func RejectionFromContext(ctx context.Context) error {
 }
 
 // Manager issues, checks and revokes sessions. Create it with [New]; it is
-// safe for concurrent use. Call [Manager.Close] when done.
+// safe for concurrent use. Call [Manager.Close] when done. Connected apps
+// ([Manager.Apps]) and the security log ([Manager.SecurityLog]) are their
+// own types that share its store and revocation cache.
 type Manager struct {
 	cfg           Config
 	codec         *codec
 	cache         *revocationCache
 	revocationTTL time.Duration
 	ips           *clientip.Resolver
-	cop           *http.CrossOriginProtection
+	cop           *http.CrossOriginProtection // Protect and the library's routes: no bypass
+	handlerCOP    *http.CrossOriginProtection // Handler: cop plus Config.CrossOriginBypass
 	cookieSecure  bool
 
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
+	log  *SecurityLog
+	apps *AppTokens
+
 	unsubscribe func()
-	stop        chan struct{}
-	done        chan struct{}
 	closeOnce   sync.Once
 }
 
 // New validates cfg, applies defaults and returns a Manager. It subscribes
-// to the store's revocation notifier when the store has one, and starts a
-// background loop for security-log retention that [Manager.Close] stops.
+// to the store's revocation notifier when the store has one, and starts the
+// security log's retention loop; [Manager.Close] ends both.
 func New(cfg Config) (*Manager, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -140,28 +143,33 @@ func New(cfg Config) (*Manager, error) {
 		cache:        newRevocationCache(cfg.CacheSize),
 		ips:          clientip.New(cfg.TrustedProxies, clientip.WithHeader(proxyHeader(cfg.ProxyHeader))),
 		cop:          http.NewCrossOriginProtection(),
+		handlerCOP:   http.NewCrossOriginProtection(),
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
-		stop:         make(chan struct{}),
-		done:         make(chan struct{}),
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("session: Config.TrustedOrigins: %w", err)
 		}
+		_ = m.handlerCOP.AddTrustedOrigin(o) // valid: cop accepted it
 	}
-	m.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Error(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused.")
-	}))
+	for _, p := range cfg.CrossOriginBypass {
+		if err := addBypass(m.handlerCOP, p); err != nil {
+			return nil, fmt.Errorf("session: Config.CrossOriginBypass: %w", err)
+		}
+	}
+	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
 	unsub, err := cfg.Store.Subscribe(m.cache.apply)
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
 		if bn, ok := cfg.Store.(storage.BoundedNotifier); ok {
 			// The notifier's own bound is the staleness bound, and its
-			// failures are heard (storage.BoundedNotifier).
-			setDefault(&m.cfg.RevocationTTL, min(bn.NotifyBound(), DefaultRevocationTTL))
+			// failures are heard (storage.BoundedNotifier). Below the
+			// no-notifier TTL, re-reads would cost more than they buy: the
+			// notifier bounds staleness anyway.
+			setDefault(&m.cfg.RevocationTTL, min(max(bn.NotifyBound(), DefaultRevocationTTLNoNotify), DefaultRevocationTTL))
 			stop := bn.OnDeliveryError(func(err error) {
 				m.cfg.Logger.Error("session: revocation notifier cannot deliver; revocation cache emptied", "err", err)
 			})
@@ -174,8 +182,26 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
-	go m.retentionLoop()
+	m.log = newSecurityLog(&m.cfg, m.activity)
+	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
 	return m, nil
+}
+
+// addBypass adds pattern to c, turning the panic of an invalid pattern into
+// an error.
+func addBypass(c *http.CrossOriginProtection, pattern string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("pattern %q: %v", pattern, p)
+		}
+	}()
+	c.AddInsecureBypassPattern(pattern)
+	return nil
+}
+
+// crossOriginDenied answers a request refused by cross-origin protection.
+func crossOriginDenied(w http.ResponseWriter, _ *http.Request) {
+	httpjson.Error(w, http.StatusForbidden, "cross_origin", "Cross-origin request refused.")
 }
 
 func proxyHeader(name string) clientip.Header {
@@ -192,45 +218,10 @@ func (m *Manager) Close() error {
 		if m.unsubscribe != nil {
 			m.unsubscribe()
 		}
-		close(m.stop)
-		<-m.done
+		m.log.close()
 	})
 	return nil
 }
-
-func (m *Manager) retentionLoop() {
-	defer close(m.done)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if _, err := m.cfg.Store.DeleteEventsBefore(ctx, m.cfg.Clock().Add(-m.cfg.EventRetention)); err != nil {
-			m.cfg.Logger.Warn("session: security log retention failed", "err", err)
-		}
-		cancel()
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Now returns the Manager's clock reading ([Config.Clock]).
-func (m *Manager) Now() time.Time { return m.cfg.Clock() }
-
-// Store returns the configured store.
-func (m *Manager) Store() storage.Store { return m.cfg.Store }
-
-// Logger returns the configured logger.
-func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
-
-// CookieName returns the session cookie's name.
-func (m *Manager) CookieName() string { return m.cfg.CookieName }
-
-// RevocationTTL returns the effective bound on how long a cached "live"
-// answer is trusted.
-func (m *Manager) RevocationTTL() time.Duration { return m.revocationTTL }
 
 // Check reads and validates the request's session cookie against the
 // server-side state: decoding (no storage I/O for a bad cookie), the
@@ -339,8 +330,19 @@ func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time
 // [RejectionFromContext]; a storage failure is answered by
 // [Config.ErrorHandler] (503 by default) and never passes as
 // authenticated.
+//
+// Every request with an unsafe method (anything but GET, HEAD and OPTIONS)
+// first passes http.CrossOriginProtection (SECURITY.md §12): a browser's
+// cross-site POST — to sign-in, the app's own forms, anything behind
+// Handler — gets 403 {"error":"cross_origin"} before its cookie is read, so
+// no other site can sign a visitor in or out, or act as them. Exempt
+// routes with [Config.CrossOriginBypass].
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.handlerCOP.Check(r) != nil {
+			crossOriginDenied(w, r)
+			return
+		}
 		s, keyIdx, err := m.check(r)
 		switch {
 		case err == nil:
@@ -390,76 +392,4 @@ func (m *Manager) reissue(w http.ResponseWriter, r *http.Request, s *Session) {
 	if err := m.setCookie(w, &p); err != nil {
 		m.cfg.Logger.Warn("session: re-issuing cookie under the newest key failed", "err", err)
 	}
-}
-
-// RequireAuth lets only fully authenticated requests through; others get
-// [Config.Unauthenticated] (401 JSON by default). A session pending its
-// second factor is refused.
-func (m *Manager) RequireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := FromContext(r.Context()); !ok {
-			m.unauthenticated(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// RequireSecondFactor lets only sessions that passed a second factor
-// through: 401 without a session, 403 {"error":"second_factor_required"}
-// for a password-only session.
-func (m *Manager) RequireSecondFactor(next http.Handler) http.Handler {
-	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, _ := FromContext(r.Context()); !s.SecondFactor() {
-			httpjson.Error(w, http.StatusForbidden, "second_factor_required", "This page requires two-factor authentication.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-}
-
-// RecentlyAuthenticated reports whether s authenticated within
-// [Config.ReauthWindow] (OWASP ASVS 7.5.2).
-func (m *Manager) RecentlyAuthenticated(s *Session) bool {
-	return s != nil && m.cfg.Clock().Sub(s.AuthAt) <= m.cfg.ReauthWindow
-}
-
-// RequireRecentAuth is [Manager.RequireAuth] plus the recent-authentication
-// rule: a session that authenticated longer ago than ReauthWindow gets 403
-// {"error":"reauth_required"}. The app then re-verifies the password (or a
-// second factor) and calls [Manager.Elevate].
-func (m *Manager) RequireRecentAuth(next http.Handler) http.Handler {
-	return m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s, _ := FromContext(r.Context()); !m.RecentlyAuthenticated(s) {
-			httpjson.Error(w, http.StatusForbidden, "reauth_required", "Please confirm your password to continue.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-}
-
-// Protect wraps a state-changing handler in the Manager's
-// http.CrossOriginProtection (SECURITY.md §12): cross-site POST, PUT,
-// PATCH and DELETE requests get 403 {"error":"cross_origin"}.
-func (m *Manager) Protect(next http.Handler) http.Handler { return m.cop.Handler(next) }
-
-type jsonAPIKey struct{}
-
-// JSONAPI marks h as a JSON API: [Manager.RequireAuth] and
-// [Manager.RequireRecentAuth] inside it answer 401 {"error":"unauthenticated"}
-// in JSON even when [Config.Unauthenticated] is set (typically to redirect
-// browsers to a sign-in page). [Manager.Routes] is marked already; the totp
-// package's routes too. Use it for your own JSON endpoints.
-func (m *Manager) JSONAPI(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), jsonAPIKey{}, true)))
-	})
-}
-
-func (m *Manager) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	if api, _ := r.Context().Value(jsonAPIKey{}).(bool); m.cfg.Unauthenticated != nil && !api {
-		m.cfg.Unauthenticated.ServeHTTP(w, r)
-		return
-	}
-	httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Please sign in.")
 }

@@ -257,7 +257,7 @@ func TestLogout(t *testing.T) {
 	}
 	var expired bool
 	for _, c := range resp.Cookies() {
-		expired = expired || (c.Name == app.m.CookieName() && c.MaxAge < 0)
+		expired = expired || (c.Name == app.m.cfg.CookieName && c.MaxAge < 0)
 	}
 	if !expired {
 		t.Error("logout did not expire the cookie")
@@ -473,8 +473,11 @@ func TestNoResurrection(t *testing.T) {
 		name   string
 		revoke func(m *Manager, s *Session) error
 	}{
-		{"Revoke", func(m *Manager, s *Session) error { return m.Revoke(context.Background(), s.UserID, s.Handle) }},
-		{"RevokeAll", func(m *Manager, s *Session) error { _, err := m.RevokeAll(context.Background(), s.UserID); return err }},
+		{"Revoke", func(m *Manager, s *Session) error { return m.Revoke(context.Background(), Audit{}, s.UserID, s.Handle) }},
+		{"RevokeAll", func(m *Manager, s *Session) error {
+			_, err := m.RevokeAll(context.Background(), Audit{}, s.UserID)
+			return err
+		}},
 		{"a remote notice", func(m *Manager, s *Session) error {
 			_, err := m.cfg.Store.RevokeSession(context.Background(), s.UserID, s.Handle)
 			return err
@@ -534,7 +537,7 @@ func TestRevocationAcrossManagers(t *testing.T) {
 			}
 		}
 	}
-	if _, err := a.RevokeOthers(context.Background(), s1); err != nil {
+	if _, err := a.RevokeOthers(context.Background(), Audit{}, s1); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []string{v2, v3} {
@@ -545,7 +548,7 @@ func TestRevocationAcrossManagers(t *testing.T) {
 	if _, err := b.Check(cookieRequest(b, v1)); err != nil {
 		t.Errorf("the kept session on B: %v", err)
 	}
-	if err := a.Revoke(context.Background(), "alice", s1.Handle); err != nil {
+	if err := a.Revoke(context.Background(), Audit{}, "alice", s1.Handle); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Check(cookieRequest(b, v1)); !errors.Is(err, ErrRevoked) {
@@ -575,7 +578,7 @@ func TestConcurrentRequestsAndRevocations(t *testing.T) {
 					t.Error(err)
 				}
 				if j == 10 && i < len(sessions) {
-					m.Revoke(context.Background(), "alice", sessions[i].Handle)
+					m.Revoke(context.Background(), Audit{}, "alice", sessions[i].Handle)
 				}
 			}
 		}()
@@ -696,9 +699,12 @@ func TestJSONRoutesIgnoreTheBrowserRedirect(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", http.StripPrefix("/auth", m.Routes()))
 	mux.Handle("GET /page", m.RequireAuth(http.NotFoundHandler()))
-	mux.Handle("GET /api/me", m.JSONAPI(m.RequireAuth(http.NotFoundHandler())))
+	mux.Handle("GET /api/me", m.JSONGuard().RequireAuth(http.NotFoundHandler()))
+	mux.Handle("GET /api/recent", m.JSONGuard().RequireRecentAuth(http.NotFoundHandler()))
+	mux.Handle("GET /api/2fa", m.JSONGuard().RequireSecondFactor(http.NotFoundHandler()))
+	mux.Handle("GET /page/recent", m.RequireRecentAuth(http.NotFoundHandler()))
 	h := m.Handler(mux)
-	for path, want := range map[string]int{"/auth/sessions": 401, "/api/me": 401, "/page": 303} {
+	for path, want := range map[string]int{"/auth/sessions": 401, "/api/me": 401, "/api/recent": 401, "/api/2fa": 401, "/page": 303, "/page/recent": 303} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code != want {
@@ -707,5 +713,47 @@ func TestJSONRoutesIgnoreTheBrowserRedirect(t *testing.T) {
 		if want == 401 && !strings.Contains(w.Body.String(), `"unauthenticated"`) {
 			t.Errorf("GET %s: body %q is not the JSON error", path, w.Body.String())
 		}
+	}
+}
+
+// TestStaleSessionAfterElevateIsRefused: after Elevate the session left in
+// the request context carries the retired token. Passing it where "this
+// session" must survive is refused with ErrRevoked and ends nothing —
+// without the check every session, the fresh one included, would end.
+func TestStaleSessionAfterElevateIsRefused(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
+	ctx := context.Background()
+	cookie, stale := loginDirect(t, m, "alice")
+	loginDirect(t, m, "alice") // another device
+	w := httptest.NewRecorder()
+	fresh, err := m.Elevate(w, cookieRequest(m, cookie), storage.AuthPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Handle != stale.Handle {
+		t.Fatalf("Elevate changed the handle: got %s, want %s", fresh.Handle, stale.Handle)
+	}
+	tests := []struct {
+		name string
+		op   func() (int, error)
+	}{
+		{"RevokeOthers with the stale session", func() (int, error) { return m.RevokeOthers(ctx, Audit{}, stale) }},
+		{"PasswordChanged keeping the stale session", func() (int, error) { return m.PasswordChanged(ctx, Audit{}, "alice", stale) }},
+	}
+	for _, tt := range tests {
+		if n, err := tt.op(); !errors.Is(err, ErrRevoked) || n != 0 {
+			t.Errorf("%s: got %d, %v; want 0, ErrRevoked", tt.name, n, err)
+		}
+		if list, _ := m.ListSessions(ctx, "alice", nil); len(list) != 2 {
+			t.Fatalf("%s: %d sessions left, want 2 (nothing ended)", tt.name, len(list))
+		}
+	}
+	if n, err := m.RevokeOthers(ctx, Audit{}, fresh); n != 1 || err != nil {
+		t.Fatalf("RevokeOthers with the fresh session: got %d, %v; want 1, nil", n, err)
+	}
+	newCookie := w.Result().Cookies()[0].Value
+	if _, err := m.Check(cookieRequest(m, newCookie)); err != nil {
+		t.Errorf("the fresh session after RevokeOthers: %v", err)
 	}
 }

@@ -34,6 +34,7 @@ func newService() (*session.Manager, *totp.Service) {
 	rand.Read(key)
 	svc, err := totp.New(totp.Config{
 		Manager: mgr,
+		Store:   store,
 		Issuer:  "Example",
 		AccountName: func(ctx context.Context, userID string) (string, error) {
 			return userID + "@example.com", nil // look up the e-mail address
@@ -57,7 +58,7 @@ func Example() {
 	}
 	// Their authenticator app shows a code; they type it in.
 	code, _ := otptotp.GenerateCode(en.Secret, time.Now())
-	recoveryCodes, err := svc.Confirm(ctx, "alice", code)
+	recoveryCodes, err := svc.Confirm(ctx, session.Audit{}, "alice", code)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,12 +68,12 @@ func Example() {
 	fmt.Printf("enabled: %v, recovery codes left: %d\n", st.Enabled, st.RecoveryCodesLeft)
 
 	// The code that confirmed enrollment cannot be used again (RFC 6238 §5.2).
-	err = svc.Verify(ctx, "alice", code)
+	err = svc.Verify(ctx, session.Audit{}, "alice", code)
 	fmt.Println("same code again:", errors.Is(err, totp.ErrInvalidCode))
 
 	// A recovery code works once.
-	fmt.Println("recovery code:", svc.VerifyRecoveryCode(ctx, "alice", recoveryCodes[0]))
-	err = svc.VerifyRecoveryCode(ctx, "alice", recoveryCodes[0])
+	fmt.Println("recovery code:", svc.VerifyRecoveryCode(ctx, session.Audit{}, "alice", recoveryCodes[0]))
+	err = svc.VerifyRecoveryCode(ctx, session.Audit{}, "alice", recoveryCodes[0])
 	fmt.Println("same recovery code again:", errors.Is(err, totp.ErrInvalidCode))
 	// Output:
 	// recovery codes to show once: 10
@@ -82,13 +83,10 @@ func Example() {
 	// same recovery code again: true
 }
 
-func ExampleService_Routes() {
+func ExampleService_RegisterRoutes() {
 	mgr, svc := newService()
 	mux := http.NewServeMux()
-	totpRoutes := svc.Routes()
-	mux.Handle("/auth/", http.StripPrefix("/auth", mgr.Routes()))
-	mux.Handle("/auth/totp", http.StripPrefix("/auth", totpRoutes))
-	mux.Handle("/auth/totp/", http.StripPrefix("/auth", totpRoutes))
+	mux.Handle("/auth/", mgr.Routes(svc)) // the Manager's routes and the second factor's
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... check the user's password, then:
 		pending, err := svc.SignIn(w, r, "alice")
@@ -117,7 +115,7 @@ func ExampleService_SignIn() {
 	ctx := context.Background()
 	en, _ := svc.Enroll(ctx, "alice")
 	code, _ := otptotp.GenerateCode(en.Secret, time.Now())
-	if _, err := svc.Confirm(ctx, "alice", code); err != nil {
+	if _, err := svc.Confirm(ctx, session.Audit{}, "alice", code); err != nil {
 		log.Fatal(err)
 	}
 

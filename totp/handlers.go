@@ -14,18 +14,13 @@ import (
 // maxBody limits request bodies: they hold one short code.
 const maxBody = 1 << 10
 
-// Routes returns the JSON handlers of the second factor (DESIGN.md), to be
-// mounted next to the Manager's own routes, behind [session.Manager.Handler]:
+// RegisterRoutes adds the JSON handlers of the second factor (DESIGN.md
+// "HTTP contract") to mux; it makes the Service a [session.RouteSet], so
+// that the Manager mounts them next to its own, under the same prefix:
 //
-//	totpRoutes := svc.Routes()
-//	mux.Handle("/auth/", http.StripPrefix("/auth", manager.Routes()))
-//	mux.Handle("/auth/totp", http.StripPrefix("/auth", totpRoutes))
-//	mux.Handle("/auth/totp/", http.StripPrefix("/auth", totpRoutes))
+//	mux.Handle("/auth/", manager.Routes(svc))
 //
-// (With the "/auth/totp/" line alone, GET /auth/totp is redirected to
-// /auth/totp/, which answers the same.)
-//
-// Routes:
+// Routes (relative to the mount point):
 //
 //	GET  /totp                 {"enabled", "pending", "recovery_codes_left"}
 //	POST /totp/enroll          {} → {"secret", "otpauth_url", "qr_png" (base64)}; needs a recent authentication
@@ -39,11 +34,14 @@ const maxBody = 1 << 10
 // re-authentication that refreshes the session's authentication time. Either
 // way the session token is rotated (the old cookie stops working) — see
 // [session.Manager.Elevate]. Every other route needs a fully authenticated
-// session: 401 {"error":"unauthenticated"} otherwise, pending included.
+// session: 401 {"error":"unauthenticated"} otherwise, pending included, in
+// JSON whatever the Manager's Config.Unauthenticated says
+// ([session.Manager.JSONGuard]).
 //
 // Errors are {"error", "message"}:
 //
-//	400 bad_request      malformed JSON, or not exactly one of "code" and "recovery_code"
+//	400 bad_request      malformed JSON (a repeated or unknown name included), or not exactly one of "code"
+//	                     and "recovery_code"
 //	401 unauthenticated  no session (or a pending one, except on verify)
 //	403 invalid_code     wrong, malformed, expired or already used code (one answer for all, and 401 stays
 //	                     reserved for "sign in again")
@@ -55,18 +53,16 @@ const maxBody = 1 << 10
 //
 // State-changing routes are POST only (other methods get 405) and are
 // wrapped in [session.Manager.Protect]. Every response is no-store.
-func (s *Service) Routes() http.Handler {
-	m := s.mgr
-	mux := http.NewServeMux()
-	status := m.RequireAuth(http.HandlerFunc(s.serveStatus))
+func (s *Service) RegisterRoutes(mux *http.ServeMux) {
+	m, g := s.mgr, s.mgr.JSONGuard()
+	status := g.RequireAuth(http.HandlerFunc(s.serveStatus))
 	mux.Handle("GET /totp", status)
-	mux.Handle("GET /totp/{$}", status) // what a "/auth/totp/" mount redirects "/auth/totp" to
-	mux.Handle("POST /totp/enroll", m.Protect(m.RequireRecentAuth(http.HandlerFunc(s.serveEnroll))))
-	mux.Handle("POST /totp/confirm", m.Protect(m.RequireAuth(http.HandlerFunc(s.serveConfirm))))
+	mux.Handle("GET /totp/{$}", status) // with a trailing slash too
+	mux.Handle("POST /totp/enroll", m.Protect(g.RequireRecentAuth(http.HandlerFunc(s.serveEnroll))))
+	mux.Handle("POST /totp/confirm", m.Protect(g.RequireAuth(http.HandlerFunc(s.serveConfirm))))
 	mux.Handle("POST /totp/verify", m.Protect(http.HandlerFunc(s.serveVerify)))
-	mux.Handle("POST /totp/disable", m.Protect(m.RequireRecentAuth(http.HandlerFunc(s.serveDisable))))
-	mux.Handle("POST /totp/recovery-codes", m.Protect(m.RequireRecentAuth(http.HandlerFunc(s.serveRegenerate))))
-	return m.JSONAPI(mux)
+	mux.Handle("POST /totp/disable", m.Protect(g.RequireRecentAuth(http.HandlerFunc(s.serveDisable))))
+	mux.Handle("POST /totp/recovery-codes", m.Protect(g.RequireRecentAuth(http.HandlerFunc(s.serveRegenerate))))
 }
 
 // codeBody is the request of the routes that check a code.
@@ -95,11 +91,11 @@ func decodeCode(w http.ResponseWriter, r *http.Request, recoveryAllowed bool) (c
 
 // checkCode verifies the code or recovery code of b for userID.
 func (s *Service) checkCode(r *http.Request, userID string, b codeBody) error {
-	ctx := WithRequest(r.Context(), r)
+	a := session.Audit{Request: r}
 	if b.RecoveryCode != nil {
-		return s.VerifyRecoveryCode(ctx, userID, *b.RecoveryCode)
+		return s.VerifyRecoveryCode(r.Context(), a, userID, *b.RecoveryCode)
 	}
-	return s.Verify(ctx, userID, *b.Code)
+	return s.Verify(r.Context(), a, userID, *b.Code)
 }
 
 type statusBody struct {
@@ -130,7 +126,7 @@ func (s *Service) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := session.FromContext(r.Context())
-	en, err := s.Enroll(WithRequest(r.Context(), r), sess.UserID)
+	en, err := s.Enroll(r.Context(), sess.UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -149,7 +145,7 @@ func (s *Service) serveConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := session.FromContext(r.Context())
-	codes, err := s.Confirm(WithRequest(r.Context(), r), sess.UserID, *b.Code)
+	codes, err := s.Confirm(r.Context(), session.Audit{Request: r}, sess.UserID, *b.Code)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -170,7 +166,7 @@ func (s *Service) serveVerify(w http.ResponseWriter, r *http.Request) {
 		sess, ok = session.FromContext(r.Context())
 	}
 	if !ok {
-		s.unauthenticated(w, r)
+		unauthenticated(w)
 		return
 	}
 	b, ok := decodeCode(w, r, true)
@@ -207,7 +203,7 @@ func (s *Service) serveDisable(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Disable(WithRequest(r.Context(), r), sess.UserID); err != nil {
+	if err := s.Disable(r.Context(), session.Audit{Request: r}, sess.UserID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -226,7 +222,7 @@ func (s *Service) serveRegenerate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	codes, err := s.RegenerateRecoveryCodes(WithRequest(r.Context(), r), sess.UserID)
+	codes, err := s.RegenerateRecoveryCodes(r.Context(), session.Audit{Request: r}, sess.UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -234,13 +230,10 @@ func (s *Service) serveRegenerate(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, codesBody{codes})
 }
 
-// unauthenticated answers like [session.Manager.RequireAuth] does for a
-// request without a full session, honouring the Manager's
-// Config.Unauthenticated.
-func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	s.mgr.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Please sign in.")
-	})).ServeHTTP(w, r)
+// unauthenticated answers a request without a full session, as
+// [session.Manager.JSONGuard] does.
+func unauthenticated(w http.ResponseWriter) {
+	httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Please sign in.")
 }
 
 // writeError maps an error of the Go API or of the Manager to a response.
@@ -268,12 +261,12 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, session.ErrNoSession), errors.Is(err, session.ErrRevoked),
 		errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrInvalidCookie):
 		// The session ended between the check and the upgrade.
-		s.unauthenticated(w, r)
+		unauthenticated(w)
 	case errors.Is(err, session.ErrUnavailable):
-		s.logger().ErrorContext(r.Context(), "totp: session store unavailable", "error", err, "path", r.URL.Path)
+		s.logger.ErrorContext(r.Context(), "totp: session store unavailable", "error", err, "path", r.URL.Path)
 		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "Please try again shortly.")
 	default:
-		s.logger().ErrorContext(r.Context(), "totp: request failed", "error", err, "path", r.URL.Path)
+		s.logger.ErrorContext(r.Context(), "totp: request failed", "error", err, "path", r.URL.Path)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "Something went wrong.")
 	}
 }

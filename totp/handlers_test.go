@@ -30,10 +30,7 @@ func newTestApp(t *testing.T, edit func(*Config)) *testApp {
 	t.Helper()
 	env := newTestEnv(t, edit)
 	mux := http.NewServeMux()
-	totpRoutes := env.svc.Routes()
-	mux.Handle("/auth/", http.StripPrefix("/auth", env.mgr.Routes()))
-	mux.Handle("/auth/totp", http.StripPrefix("/auth", totpRoutes))
-	mux.Handle("/auth/totp/", http.StripPrefix("/auth", totpRoutes))
+	mux.Handle("/auth/", env.mgr.Routes(env.svc))
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// The application checked the password.
 		pending, err := env.svc.SignIn(w, r, r.URL.Query().Get("user"))
@@ -570,7 +567,7 @@ func TestSignInFailsClosed(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	env.enroll(t, "alice")
-	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Issuer: "Example", Keys: env.keys})
+	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Clock: env.clock.Now, Issuer: "Example", Keys: env.keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,11 +594,11 @@ func TestRoutesAnswerJSONWhenTheAppRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mgr.Close() })
-	svc, err := New(Config{Manager: mgr, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}})
+	svc, err := New(Config{Manager: mgr, Store: st, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := mgr.Handler(http.StripPrefix("/auth", svc.Routes()))
+	h := mgr.Handler(http.StripPrefix("/auth", mgr.Routes(svc)))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/auth/totp", nil))
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `"unauthenticated"`) {

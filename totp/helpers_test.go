@@ -55,7 +55,7 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 		t.Fatalf("session.New: %v", err)
 	}
 	t.Cleanup(func() { mgr.Close() })
-	cfg := Config{Manager: mgr, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}}
+	cfg := Config{Manager: mgr, Store: st, Clock: clk.Now, Issuer: "Example", Keys: []Key{randomKey(t, "k1")}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -70,7 +70,7 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 // other keys.
 func (e *testEnv) withKeys(t testing.TB, keys ...Key) *Service {
 	t.Helper()
-	svc, err := New(Config{Manager: e.mgr, Issuer: "Example", Keys: keys, Clock: e.clock.Now})
+	svc, err := New(Config{Manager: e.mgr, Store: e.store, Issuer: "Example", Keys: keys, Clock: e.clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -97,7 +97,7 @@ func (e *testEnv) enroll(t testing.TB, userID string) (string, []string) {
 	if err != nil {
 		t.Fatalf("Enroll: %v", err)
 	}
-	codes, err := e.svc.Confirm(ctx, userID, e.code(t, en.Secret, 0))
+	codes, err := e.svc.Confirm(ctx, noAudit, userID, e.code(t, en.Secret, 0))
 	if err != nil {
 		t.Fatalf("Confirm: %v", err)
 	}
@@ -201,3 +201,6 @@ func (e *testEnv) withStore(t testing.TB, store storage.Store) *Service {
 	}
 	return svc
 }
+
+// noAudit is the Audit of calls that no request asked for.
+var noAudit session.Audit

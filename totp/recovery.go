@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -109,7 +110,7 @@ func newRecoveryCodes(n int) ([]string, []storage.TokenHash) {
 // code (each counted as a failure); [ErrNotEnabled] if userID has no
 // confirmed second factor. On success it resets the failure counter and
 // records [storage.EventRecoveryCodeUsed].
-func (s *Service) VerifyRecoveryCode(ctx context.Context, userID, code string) error {
+func (s *Service) VerifyRecoveryCode(ctx context.Context, a session.Audit, userID, code string) error {
 	if _, err := s.confirmed(ctx, userID); err != nil {
 		return err
 	}
@@ -119,14 +120,14 @@ func (s *Service) VerifyRecoveryCode(ctx context.Context, userID, code string) e
 	}
 	canonical, ok := normalizeRecoveryCode(code)
 	if !ok {
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "recovery code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "recovery code")
 		return fmt.Errorf("totp: recovery code: %w", ErrInvalidCode)
 	}
 	// Lookup by hash; the store removes the code atomically, so of
 	// concurrent uses exactly one succeeds.
 	switch err := s.store.ConsumeRecoveryCode(ctx, userID, hashRecoveryCode(canonical)); {
 	case errors.Is(err, storage.ErrNotFound):
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "recovery code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "recovery code")
 		return fmt.Errorf("totp: recovery code: %w", ErrInvalidCode)
 	case err != nil:
 		return fmt.Errorf("totp: consume recovery code: %w", err)
@@ -137,7 +138,7 @@ func (s *Service) VerifyRecoveryCode(ctx context.Context, userID, code string) e
 	if err == nil {
 		detail = strconv.Itoa(left) + " left"
 	}
-	s.record(ctx, userID, storage.EventRecoveryCodeUsed, detail)
+	s.record(ctx, a, userID, storage.EventRecoveryCodeUsed, detail)
 	return nil
 }
 
@@ -149,7 +150,7 @@ func (s *Service) VerifyRecoveryCode(ctx context.Context, userID, code string) e
 // authentication first. It returns [ErrNotEnabled] if userID has no
 // confirmed second factor, and records
 // [storage.EventRecoveryCodesRenewed].
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a session.Audit, userID string) ([]string, error) {
 	if _, err := s.confirmed(ctx, userID); err != nil {
 		return nil, err
 	}
@@ -157,6 +158,6 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([
 	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes); err != nil {
 		return nil, fmt.Errorf("totp: store recovery codes: %w", err)
 	}
-	s.record(ctx, userID, storage.EventRecoveryCodesRenewed, strconv.Itoa(len(codes))+" codes")
+	s.record(ctx, a, userID, storage.EventRecoveryCodesRenewed, strconv.Itoa(len(codes))+" codes")
 	return codes, nil
 }

@@ -19,47 +19,47 @@ func TestRecoveryCodes(t *testing.T) {
 		wantErr error // nil: accepted
 	}{
 		{"a displayed code is accepted", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "alice", codes[0])
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[0])
 		}, nil},
 		{"an upper-case code without dashes is accepted", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "alice", strings.ToUpper(strings.ReplaceAll(codes[1], "-", " ")))
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", strings.ToUpper(strings.ReplaceAll(codes[1], "-", " ")))
 		}, nil},
 		{"a code used once is rejected the second time", func(ctx context.Context, svc *Service, codes []string) error {
-			if err := svc.VerifyRecoveryCode(ctx, "alice", codes[2]); err != nil {
+			if err := svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[2]); err != nil {
 				return err
 			}
-			return svc.VerifyRecoveryCode(ctx, "alice", codes[2])
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[2])
 		}, ErrInvalidCode},
 		{"a code used in another form is rejected the second time", func(ctx context.Context, svc *Service, codes []string) error {
-			if err := svc.VerifyRecoveryCode(ctx, "alice", codes[2]); err != nil {
+			if err := svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[2]); err != nil {
 				return err
 			}
-			return svc.VerifyRecoveryCode(ctx, "alice", strings.ToUpper(codes[2]))
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", strings.ToUpper(codes[2]))
 		}, ErrInvalidCode},
 		{"a code from before a regeneration is rejected", func(ctx context.Context, svc *Service, codes []string) error {
-			if _, err := svc.RegenerateRecoveryCodes(ctx, "alice"); err != nil {
+			if _, err := svc.RegenerateRecoveryCodes(ctx, noAudit, "alice"); err != nil {
 				return err
 			}
-			return svc.VerifyRecoveryCode(ctx, "alice", codes[3])
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[3])
 		}, ErrInvalidCode},
 		{"a code from after a regeneration is accepted", func(ctx context.Context, svc *Service, codes []string) error {
-			fresh, err := svc.RegenerateRecoveryCodes(ctx, "alice")
+			fresh, err := svc.RegenerateRecoveryCodes(ctx, noAudit, "alice")
 			if err != nil {
 				return err
 			}
-			return svc.VerifyRecoveryCode(ctx, "alice", fresh[0])
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", fresh[0])
 		}, nil},
 		{"a well-formed unknown code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "alice", formatRecoveryCode(newRecoveryCode()))
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", formatRecoveryCode(newRecoveryCode()))
 		}, ErrInvalidCode},
 		{"junk is rejected", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "alice", "' OR 1=1 --")
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", "' OR 1=1 --")
 		}, ErrInvalidCode},
 		{"a TOTP code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "alice", "123456")
+			return svc.VerifyRecoveryCode(ctx, noAudit, "alice", "123456")
 		}, ErrInvalidCode},
 		{"another user's code is rejected", func(ctx context.Context, svc *Service, codes []string) error {
-			return svc.VerifyRecoveryCode(ctx, "bob", codes[4])
+			return svc.VerifyRecoveryCode(ctx, noAudit, "bob", codes[4])
 		}, ErrInvalidCode},
 	}
 	for _, tt := range tests {
@@ -84,13 +84,13 @@ func TestRecoveryCodeUseIsRecordedAndCounted(t *testing.T) {
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
 	_, codes := env.enroll(t, "alice")
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", "nope"); !errors.Is(err, ErrInvalidCode) {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", "nope"); !errors.Is(err, ErrInvalidCode) {
 		t.Fatal(err)
 	}
 	if th := env.throttle(t, "alice"); th.Failures != 1 {
 		t.Errorf("got %d failures after a wrong recovery code, want 1", th.Failures)
 	}
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); err != nil {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[0]); err != nil {
 		t.Fatal(err)
 	}
 	if th := env.throttle(t, "alice"); th != (storage.Throttle{}) {
@@ -104,7 +104,7 @@ func TestRecoveryCodeUseIsRecordedAndCounted(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Type != storage.EventRecoveryCodeUsed || evs[0].Detail != "9 left" {
 		t.Errorf("got events %+v (%v), want recovery_code_used with detail %q", evs, err, "9 left")
 	}
-	if _, err := env.svc.RegenerateRecoveryCodes(ctx, "alice"); err != nil {
+	if _, err := env.svc.RegenerateRecoveryCodes(ctx, noAudit, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.countEvents(t, "alice", storage.EventRecoveryCodesRenewed); got != 1 {
@@ -118,7 +118,7 @@ func TestRecoveryCodeUsedConcurrently(t *testing.T) {
 		c.Policy = storage.AttemptPolicy{FreeAttempts: 100, BaseLockout: time.Second, MaxLockout: time.Second, MaxFailures: 100}
 	})
 	_, codes := env.enroll(t, "alice")
-	expectOneWinner(t, 20, func() error { return env.svc.VerifyRecoveryCode(context.Background(), "alice", codes[0]) })
+	expectOneWinner(t, 20, func() error { return env.svc.VerifyRecoveryCode(context.Background(), noAudit, "alice", codes[0]) })
 }
 
 // TestRecoveryCodesShareTheThrottle checks that alternating TOTP and
@@ -132,19 +132,19 @@ func TestRecoveryCodesShareTheThrottle(t *testing.T) {
 	for i := range DefaultPolicy().FreeAttempts {
 		var err error
 		if i%2 == 0 {
-			err = env.svc.Verify(ctx, "alice", "000000x")
+			err = env.svc.Verify(ctx, noAudit, "alice", "000000x")
 		} else {
-			err = env.svc.VerifyRecoveryCode(ctx, "alice", "wrong")
+			err = env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", "wrong")
 		}
 		if !errors.Is(err, ErrInvalidCode) {
 			t.Fatalf("attempt %d: got %v, want ErrInvalidCode", i+1, err)
 		}
 	}
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); !errors.Is(err, ErrLocked) {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[0]); !errors.Is(err, ErrLocked) {
 		t.Fatalf("right recovery code while locked: got %v, want ErrLocked", err)
 	}
 	env.clock.Advance(DefaultPolicy().BaseLockout)
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); err != nil {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[0]); err != nil {
 		t.Fatalf("after the lockout: got %v, want nil (the locked attempt must not have used the code)", err)
 	}
 }
@@ -162,13 +162,13 @@ func TestDisableRemovesCodesFirst(t *testing.T) {
 	env := newTestEnv(t, nil)
 	_, codes := env.enroll(t, "alice")
 	broken := env.withStore(t, failingDelete{env.store})
-	if err := broken.Disable(context.Background(), "alice"); err == nil {
+	if err := broken.Disable(context.Background(), noAudit, "alice"); err == nil {
 		t.Fatal("Disable succeeded on a failing store")
 	}
 	if n, err := env.store.CountRecoveryCodes(context.Background(), "alice"); err != nil || n != 0 {
 		t.Errorf("after a failed Disable: %d recovery codes left (%v), want 0", n, err)
 	}
-	if err := env.svc.VerifyRecoveryCode(context.Background(), "alice", codes[0]); !errors.Is(err, ErrInvalidCode) {
+	if err := env.svc.VerifyRecoveryCode(context.Background(), noAudit, "alice", codes[0]); !errors.Is(err, ErrInvalidCode) {
 		t.Errorf("an old recovery code after a failed Disable: got %v, want ErrInvalidCode", err)
 	}
 }

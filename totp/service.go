@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -114,7 +115,7 @@ func (s *Service) Enroll(ctx context.Context, userID string) (*Enrollment, error
 // if there is no pending enrollment, [ErrAlreadyEnabled] if it is already
 // confirmed, [ErrInvalidCode] or a [*LockedError]. On success it records
 // [storage.EventSecondFactorEnabled].
-func (s *Service) Confirm(ctx context.Context, userID, code string) ([]string, error) {
+func (s *Service) Confirm(ctx context.Context, a session.Audit, userID, code string) ([]string, error) {
 	cred, err := s.store.GetTOTP(ctx, userID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -130,7 +131,7 @@ func (s *Service) Confirm(ctx context.Context, userID, code string) ([]string, e
 	}
 	norm, ok := normalizeCode(code)
 	if !ok {
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "enrollment code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "enrollment code")
 		return nil, fmt.Errorf("totp: confirm: %w", ErrInvalidCode)
 	}
 	secret, err := s.keys.open(userID, cred.KeyID, cred.Secret)
@@ -143,7 +144,7 @@ func (s *Service) Confirm(ctx context.Context, userID, code string) ([]string, e
 		return nil, fmt.Errorf("totp: confirm: %w", err)
 	}
 	if res != matched {
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "enrollment code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "enrollment code")
 		return nil, fmt.Errorf("totp: confirm: %w", ErrInvalidCode)
 	}
 	switch err := s.store.ConfirmTOTP(ctx, userID, step, now); {
@@ -162,10 +163,10 @@ func (s *Service) Confirm(ctx context.Context, userID, code string) ([]string, e
 	codes, hashes := newRecoveryCodes(s.codeCount)
 	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes); err != nil {
 		// The second factor is on; the user can regenerate codes.
-		s.record(ctx, userID, storage.EventSecondFactorEnabled, "")
+		s.record(ctx, a, userID, storage.EventSecondFactorEnabled, "")
 		return nil, fmt.Errorf("totp: second factor enabled, but storing recovery codes failed: %w", err)
 	}
-	s.record(ctx, userID, storage.EventSecondFactorEnabled, "")
+	s.record(ctx, a, userID, storage.EventSecondFactorEnabled, "")
 	return codes, nil
 }
 
@@ -206,7 +207,7 @@ func (s *Service) sameSecret(ctx context.Context, userID string, secret []byte) 
 // whose step was used already, a [*LockedError] (matching [ErrLocked]), or
 // [ErrNotEnabled]. A successful use of a secret sealed with an old key
 // re-encrypts it with the newest.
-func (s *Service) Verify(ctx context.Context, userID, code string) error {
+func (s *Service) Verify(ctx context.Context, a session.Audit, userID, code string) error {
 	cred, err := s.confirmed(ctx, userID)
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 	}
 	norm, ok := normalizeCode(code)
 	if !ok {
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "malformed code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "malformed code")
 		return fmt.Errorf("totp: verify: %w", ErrInvalidCode)
 	}
 	secret, err := s.keys.open(userID, cred.KeyID, cred.Secret)
@@ -230,16 +231,16 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 	}
 	switch res {
 	case noMatch:
-		s.failed(ctx, userID, th, storage.EventSecondFactorFailed, "wrong code")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorFailed, "wrong code")
 		return fmt.Errorf("totp: verify: %w", ErrInvalidCode)
 	case replayed:
-		s.failed(ctx, userID, th, storage.EventSecondFactorReplay, "")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorReplay, "")
 		return fmt.Errorf("totp: verify: %w", ErrReplay)
 	}
 	switch err := s.store.AcceptTOTPStep(ctx, userID, step); {
 	case errors.Is(err, storage.ErrStaleStep):
 		// Another request accepted this step (or a newer one) first.
-		s.failed(ctx, userID, th, storage.EventSecondFactorReplay, "")
+		s.failed(ctx, a, userID, th, storage.EventSecondFactorReplay, "")
 		return fmt.Errorf("totp: verify: %w", ErrReplay)
 	case errors.Is(err, storage.ErrNotFound):
 		return ErrNotEnabled // disabled concurrently
@@ -250,7 +251,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 	if cred.KeyID != s.keys.newest {
 		s.reseal(ctx, userID, secret)
 	}
-	s.record(ctx, userID, storage.EventSecondFactorUsed, "")
+	s.record(ctx, a, userID, storage.EventSecondFactorUsed, "")
 	return nil
 }
 
@@ -260,7 +261,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 // does, and an application calling it directly (an administrator's tool,
 // say) must decide what to require. Disabling a confirmed second factor
 // records [storage.EventSecondFactorDisabled].
-func (s *Service) Disable(ctx context.Context, userID string) error {
+func (s *Service) Disable(ctx context.Context, a session.Audit, userID string) error {
 	cred, err := s.store.GetTOTP(ctx, userID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("totp: read credential: %w", err)
@@ -275,7 +276,7 @@ func (s *Service) Disable(ctx context.Context, userID string) error {
 		return fmt.Errorf("totp: delete credential: %w", err)
 	}
 	if cred != nil && cred.Confirmed {
-		s.record(ctx, userID, storage.EventSecondFactorDisabled, "")
+		s.record(ctx, a, userID, storage.EventSecondFactorDisabled, "")
 	}
 	if err := s.store.ResetAttempts(ctx, userID); err != nil {
 		return fmt.Errorf("totp: reset attempts: %w", err)
@@ -350,7 +351,7 @@ func (s *Service) reseal(ctx context.Context, userID string, secret []byte) {
 	sealed, keyID := s.keys.seal(userID, secret)
 	err := s.store.UpdateTOTPSecret(ctx, userID, sealed, keyID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.logger().ErrorContext(ctx, "totp: re-encrypting secret under the newest key failed", "user", userID, "error", err)
+		s.logger.ErrorContext(ctx, "totp: re-encrypting secret under the newest key failed", "user", userID, "error", err)
 	}
 }
 
@@ -422,10 +423,10 @@ func (s *Service) reserve(ctx context.Context, userID string) (storage.Throttle,
 
 // failed records a failed attempt whose reservation returned th, and the
 // start of a lockout if this failure started one.
-func (s *Service) failed(ctx context.Context, userID string, th storage.Throttle, typ storage.EventType, detail string) {
-	s.record(ctx, userID, typ, detail)
+func (s *Service) failed(ctx context.Context, a session.Audit, userID string, th storage.Throttle, typ storage.EventType, detail string) {
+	s.record(ctx, a, userID, typ, detail)
 	if !th.LockedUntil.IsZero() || th.Failures >= s.policy.MaxFailures {
-		s.record(ctx, userID, storage.EventSecondFactorLockout, strconv.Itoa(th.Failures)+" failed attempts")
+		s.record(ctx, a, userID, storage.EventSecondFactorLockout, strconv.Itoa(th.Failures)+" failed attempts")
 	}
 }
 
@@ -434,6 +435,6 @@ func (s *Service) failed(ctx context.Context, userID string, th storage.Throttle
 // less, so it is logged, not returned.
 func (s *Service) succeeded(ctx context.Context, userID string) {
 	if err := s.store.ResetAttempts(ctx, userID); err != nil {
-		s.logger().ErrorContext(ctx, "totp: resetting failed attempts failed", "user", userID, "error", err)
+		s.logger.ErrorContext(ctx, "totp: resetting failed attempts failed", "user", userID, "error", err)
 	}
 }

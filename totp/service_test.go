@@ -20,7 +20,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	good := func() Config {
-		return Config{Manager: env.mgr, Issuer: "Example", Keys: []Key{randomKey(t, "a")}}
+		return Config{Manager: env.mgr, Store: env.store, Issuer: "Example", Keys: []Key{randomKey(t, "a")}}
 	}
 	k1 := randomKey(t, "a")
 	tests := []struct {
@@ -28,6 +28,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		edit func(*Config)
 	}{
 		{"a missing manager is refused", func(c *Config) { c.Manager = nil }},
+		{"a missing store is refused", func(c *Config) { c.Store = nil }},
 		{"a missing issuer is refused", func(c *Config) { c.Issuer = " " }},
 		{"an issuer with a colon is refused", func(c *Config) { c.Issuer = "a:b" }},
 		{"missing keys are refused", func(c *Config) { c.Keys = nil }},
@@ -63,8 +64,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if svc.skew != 1 || svc.policy != DefaultPolicy() || svc.codeCount != 10 || svc.store == nil {
-			t.Errorf("got skew %d policy %+v codes %d, want 1, %+v, 10", svc.skew, svc.policy, svc.codeCount, DefaultPolicy())
+		if svc.skew != 1 || svc.policy != DefaultPolicy() || svc.codeCount != 10 || svc.store == nil || svc.now == nil || svc.logger == nil {
+			t.Errorf("got skew %d policy %+v codes %d, clock set %v, logger set %v; want 1, %+v, 10, true, true",
+				svc.skew, svc.policy, svc.codeCount, svc.now != nil, svc.logger != nil, DefaultPolicy())
 		}
 	})
 	t.Run("changing a key after New changes nothing", func(t *testing.T) {
@@ -74,7 +76,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		for i := range env.keys[0].Secret {
 			env.keys[0].Secret[i] ^= 0xff
 		}
-		if err := env.svc.Verify(context.Background(), "alice", env.code(t, secret, 0)); err != nil {
+		if err := env.svc.Verify(context.Background(), noAudit, "alice", env.code(t, secret, 0)); err != nil {
 			t.Errorf("Verify after the caller changed its key slice: %v", err)
 		}
 	})
@@ -126,14 +128,14 @@ func TestEnrollment(t *testing.T) {
 	if en2.Secret == en.Secret {
 		t.Fatal("second enrollment returned the same secret")
 	}
-	if _, err := env.svc.Confirm(ctx, "alice", env.code(t, en.Secret, 0)); !errors.Is(err, ErrInvalidCode) {
+	if _, err := env.svc.Confirm(ctx, noAudit, "alice", env.code(t, en.Secret, 0)); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("Confirm with the replaced secret: got %v, want ErrInvalidCode", err)
 	}
-	if _, err := env.svc.Confirm(ctx, "alice", "12 34"); !errors.Is(err, ErrInvalidCode) {
+	if _, err := env.svc.Confirm(ctx, noAudit, "alice", "12 34"); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("Confirm with junk: got %v, want ErrInvalidCode", err)
 	}
 	confirmCode := env.code(t, en2.Secret, 0)
-	codes, err := env.svc.Confirm(ctx, "alice", confirmCode)
+	codes, err := env.svc.Confirm(ctx, noAudit, "alice", confirmCode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,17 +154,17 @@ func TestEnrollment(t *testing.T) {
 	}
 
 	// The confirmation code is used up: it cannot also sign in.
-	if err := env.svc.Verify(ctx, "alice", confirmCode); !errors.Is(err, ErrReplay) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", confirmCode); !errors.Is(err, ErrReplay) {
 		t.Errorf("Verify with the confirmation code: got %v, want ErrReplay", err)
 	}
 	// A confirmed secret is never shown again.
 	if _, err := env.svc.Enroll(ctx, "alice"); !errors.Is(err, ErrAlreadyEnabled) {
 		t.Errorf("second Enroll: got %v, want ErrAlreadyEnabled", err)
 	}
-	if _, err := env.svc.Confirm(ctx, "alice", confirmCode); !errors.Is(err, ErrAlreadyEnabled) {
+	if _, err := env.svc.Confirm(ctx, noAudit, "alice", confirmCode); !errors.Is(err, ErrAlreadyEnabled) {
 		t.Errorf("second Confirm: got %v, want ErrAlreadyEnabled", err)
 	}
-	if _, err := env.svc.Confirm(ctx, "bob", confirmCode); !errors.Is(err, ErrNoPending) {
+	if _, err := env.svc.Confirm(ctx, noAudit, "bob", confirmCode); !errors.Is(err, ErrNoPending) {
 		t.Errorf("Confirm without enrollment: got %v, want ErrNoPending", err)
 	}
 }
@@ -184,7 +186,7 @@ func TestConfirmUndoesAConcurrentlyReplacedEnrollment(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := env.svc.Confirm(ctx, "alice", env.code(t, en.Secret, 0)); !errors.Is(err, ErrNoPending) {
+	if _, err := env.svc.Confirm(ctx, noAudit, "alice", env.code(t, en.Secret, 0)); !errors.Is(err, ErrNoPending) {
 		t.Fatalf("got %v, want ErrNoPending", err)
 	}
 	if on, err := env.svc.Enabled(ctx, "alice"); on || err != nil {
@@ -214,7 +216,7 @@ func TestVerifyTimeWindow(t *testing.T) {
 			t.Parallel()
 			env := newTestEnv(t, func(c *Config) { c.Skew = tt.skew })
 			secret, _ := env.enroll(t, "alice")
-			err := env.svc.Verify(context.Background(), "alice", env.code(t, secret, tt.offset))
+			err := env.svc.Verify(context.Background(), noAudit, "alice", env.code(t, secret, tt.offset))
 			if tt.accept && err != nil {
 				t.Errorf("got %v, want nil", err)
 			}
@@ -231,16 +233,16 @@ func TestVerifyRejectsReplays(t *testing.T) {
 	ctx := context.Background()
 	secret, _ := env.enroll(t, "alice")
 	code := env.code(t, secret, 0)
-	if err := env.svc.Verify(ctx, "alice", code); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", code); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	err := env.svc.Verify(ctx, "alice", code)
+	err := env.svc.Verify(ctx, noAudit, "alice", code)
 	if !errors.Is(err, ErrReplay) || !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("second use: got %v, want ErrReplay matching ErrInvalidCode", err)
 	}
 	// Still within the window 29 s later: still a replay.
 	env.clock.Advance(29 * time.Second)
-	if err := env.svc.Verify(ctx, "alice", code); !errors.Is(err, ErrReplay) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", code); !errors.Is(err, ErrReplay) {
 		t.Fatalf("use in the next step: got %v, want ErrReplay", err)
 	}
 	if got := env.countEvents(t, "alice", storage.EventSecondFactorReplay); got != 2 {
@@ -250,10 +252,10 @@ func TestVerifyRejectsReplays(t *testing.T) {
 	env.clock.Advance(Period)
 	newer := env.code(t, secret, 0)
 	older := env.code(t, secret, -1)
-	if err := env.svc.Verify(ctx, "alice", newer); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", newer); err != nil {
 		t.Fatalf("code of step T: %v", err)
 	}
-	if err := env.svc.Verify(ctx, "alice", older); !errors.Is(err, ErrReplay) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", older); !errors.Is(err, ErrReplay) {
 		t.Fatalf("code of step T-1 after T: got %v, want ErrReplay", err)
 	}
 	// Replays count as failures.
@@ -271,7 +273,7 @@ func TestVerifySameCodeConcurrently(t *testing.T) {
 	})
 	secret, _ := env.enroll(t, "alice")
 	code := env.code(t, secret, 0)
-	expectOneWinner(t, 50, func() error { return env.svc.Verify(context.Background(), "alice", code) })
+	expectOneWinner(t, 50, func() error { return env.svc.Verify(context.Background(), noAudit, "alice", code) })
 }
 
 func TestLockout(t *testing.T) {
@@ -293,7 +295,7 @@ func TestLockout(t *testing.T) {
 		return c
 	}
 	for i := range DefaultPolicy().FreeAttempts {
-		if err := env.svc.Verify(ctx, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
+		if err := env.svc.Verify(ctx, noAudit, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
 			t.Fatalf("failure %d: got %v, want ErrInvalidCode", i+1, err)
 		}
 	}
@@ -302,7 +304,7 @@ func TestLockout(t *testing.T) {
 	}
 	// Locked: the right code is refused exactly like a wrong one.
 	for _, c := range []string{env.code(t, secret, 0), wrong(), "junk"} {
-		err := env.svc.Verify(ctx, "alice", c)
+		err := env.svc.Verify(ctx, noAudit, "alice", c)
 		var le *LockedError
 		if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
 			t.Fatalf("while locked: got %v, want a *LockedError", err)
@@ -317,17 +319,17 @@ func TestLockout(t *testing.T) {
 	}
 	// One more failure after the lockout doubles it.
 	env.clock.Advance(DefaultPolicy().BaseLockout)
-	if err := env.svc.Verify(ctx, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", wrong()); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("got %v, want ErrInvalidCode", err)
 	}
 	var le *LockedError
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); !errors.As(err, &le) ||
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); !errors.As(err, &le) ||
 		!le.Until.Equal(env.clock.Now().Add(2*DefaultPolicy().BaseLockout)) {
 		t.Fatalf("got %v, want locked for %v", err, 2*DefaultPolicy().BaseLockout)
 	}
 	// After the lockout the right code works and resets the counter.
 	env.clock.Advance(2 * DefaultPolicy().BaseLockout)
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}
 	if th := env.throttle(t, "alice"); th != (storage.Throttle{}) {
@@ -343,7 +345,7 @@ func TestHardLimitNeedsAReset(t *testing.T) {
 	ctx := context.Background()
 	secret, _ := env.enroll(t, "alice")
 	for range 3 {
-		if err := env.svc.Verify(ctx, "alice", "x"); !errors.Is(err, ErrInvalidCode) {
+		if err := env.svc.Verify(ctx, noAudit, "alice", "x"); !errors.Is(err, ErrInvalidCode) {
 			t.Fatalf("got %v, want ErrInvalidCode", err)
 		}
 	}
@@ -352,16 +354,16 @@ func TestHardLimitNeedsAReset(t *testing.T) {
 	}
 	env.clock.Advance(24 * time.Hour)
 	var le *LockedError
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); !errors.As(err, &le) || !le.Until.IsZero() {
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); !errors.As(err, &le) || !le.Until.IsZero() {
 		t.Fatalf("a day later: got %v, want a *LockedError without end", err)
 	}
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", "whatever"); !errors.Is(err, ErrLocked) {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", "whatever"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("recovery code at the hard limit: got %v, want ErrLocked", err)
 	}
 	if err := env.svc.ResetLockout(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err != nil {
 		t.Fatalf("after ResetLockout: %v", err)
 	}
 }
@@ -377,7 +379,7 @@ func TestMalformedCodesCountAsFailures(t *testing.T) {
 	fullWidth := strings.Map(func(r rune) rune { return r - '0' + '０' }, good)
 	inputs := []string{"", good[:5], good + "0", fullWidth, "abcdef", good[:3] + "-" + good[3:]}
 	for i, in := range inputs {
-		if err := env.svc.Verify(ctx, "alice", in); !errors.Is(err, ErrInvalidCode) {
+		if err := env.svc.Verify(ctx, noAudit, "alice", in); !errors.Is(err, ErrInvalidCode) {
 			t.Errorf("input %d: got %v, want ErrInvalidCode", i, err)
 		}
 		if th := env.throttle(t, "alice"); th.Failures != i+1 {
@@ -387,7 +389,7 @@ func TestMalformedCodesCountAsFailures(t *testing.T) {
 	if got := env.countEvents(t, "alice", storage.EventSecondFactorFailed); got != len(inputs) {
 		t.Errorf("got %d failure events, want %d", got, len(inputs))
 	}
-	if err := env.svc.Verify(ctx, "alice", good[:3]+" "+good[3:]); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", good[:3]+" "+good[3:]); err != nil {
 		t.Errorf("code with a space: got %v, want nil", err)
 	}
 }
@@ -396,20 +398,20 @@ func TestVerifyWithoutSecondFactor(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
-	if err := env.svc.Verify(ctx, "nobody", "123456"); !errors.Is(err, ErrNotEnabled) {
+	if err := env.svc.Verify(ctx, noAudit, "nobody", "123456"); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("no credential: got %v, want ErrNotEnabled", err)
 	}
 	en, err := env.svc.Enroll(ctx, "pending")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.svc.Verify(ctx, "pending", env.code(t, en.Secret, 0)); !errors.Is(err, ErrNotEnabled) {
+	if err := env.svc.Verify(ctx, noAudit, "pending", env.code(t, en.Secret, 0)); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("pending credential: got %v, want ErrNotEnabled", err)
 	}
-	if err := env.svc.VerifyRecoveryCode(ctx, "pending", "abcd"); !errors.Is(err, ErrNotEnabled) {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "pending", "abcd"); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("recovery code without a second factor: got %v, want ErrNotEnabled", err)
 	}
-	if _, err := env.svc.RegenerateRecoveryCodes(ctx, "pending"); !errors.Is(err, ErrNotEnabled) {
+	if _, err := env.svc.RegenerateRecoveryCodes(ctx, noAudit, "pending"); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("regenerate without a second factor: got %v, want ErrNotEnabled", err)
 	}
 }
@@ -418,12 +420,12 @@ func TestStorageFailuresFailClosed(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	env.enroll(t, "alice")
-	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Issuer: "Example", Keys: env.keys})
+	svc, err := New(Config{Manager: env.mgr, Store: failingStore{env.store}, Clock: env.clock.Now, Issuer: "Example", Keys: env.keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := svc.Verify(ctx, "alice", "123456"); !errors.Is(err, errDown) {
+	if err := svc.Verify(ctx, noAudit, "alice", "123456"); !errors.Is(err, errDown) {
 		t.Errorf("Verify: got %v, want the storage error", err)
 	}
 	if on, err := svc.Enabled(ctx, "alice"); on || !errors.Is(err, errDown) {
@@ -454,12 +456,12 @@ func TestOathtoolCodesVerify(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if _, err := env.svc.Confirm(ctx, "alice", oathtool()); err != nil {
+	if _, err := env.svc.Confirm(ctx, noAudit, "alice", oathtool()); err != nil {
 		t.Fatalf("Confirm with oathtool's code: %v", err)
 	}
 	for range 3 {
 		env.clock.Advance(Period)
-		if err := env.svc.Verify(ctx, "alice", oathtool()); err != nil {
+		if err := env.svc.Verify(ctx, noAudit, "alice", oathtool()); err != nil {
 			t.Fatalf("Verify with oathtool's code: %v", err)
 		}
 	}
@@ -470,10 +472,10 @@ func TestDisable(t *testing.T) {
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
 	secret, codes := env.enroll(t, "alice")
-	if err := env.svc.Verify(ctx, "alice", "000"); !errors.Is(err, ErrInvalidCode) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", "000"); !errors.Is(err, ErrInvalidCode) {
 		t.Fatal(err)
 	}
-	if err := env.svc.Disable(ctx, "alice"); err != nil {
+	if err := env.svc.Disable(ctx, noAudit, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := env.svc.Status(ctx, "alice"); err != nil || st != (Status{}) {
@@ -485,16 +487,16 @@ func TestDisable(t *testing.T) {
 	if th := env.throttle(t, "alice"); th != (storage.Throttle{}) {
 		t.Errorf("got throttle %+v, want it reset", th)
 	}
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); !errors.Is(err, ErrNotEnabled) {
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("Verify after Disable: got %v, want ErrNotEnabled", err)
 	}
-	if err := env.svc.VerifyRecoveryCode(ctx, "alice", codes[0]); !errors.Is(err, ErrNotEnabled) {
+	if err := env.svc.VerifyRecoveryCode(ctx, noAudit, "alice", codes[0]); !errors.Is(err, ErrNotEnabled) {
 		t.Errorf("recovery code after Disable: got %v, want ErrNotEnabled", err)
 	}
 	if got := env.countEvents(t, "alice", storage.EventSecondFactorDisabled); got != 1 {
 		t.Errorf("got %d disabled events, want 1", got)
 	}
-	if err := env.svc.Disable(ctx, "alice"); err != nil {
+	if err := env.svc.Disable(ctx, noAudit, "alice"); err != nil {
 		t.Errorf("second Disable: got %v, want nil (no-op)", err)
 	}
 	if got := env.countEvents(t, "alice", storage.EventSecondFactorDisabled); got != 1 {
@@ -539,7 +541,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	// re-encrypts under the new key.
 	newKey := randomKey(t, "new")
 	rotated := env.withKeys(t, newKey, oldKey)
-	if err := rotated.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
+	if err := rotated.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err != nil {
 		t.Fatalf("Verify with the old key second in the list: %v", err)
 	}
 	if cred, _ := env.store.GetTOTP(ctx, "alice"); cred.KeyID != "new" {
@@ -564,12 +566,12 @@ func TestEncryptionAtRest(t *testing.T) {
 	// Only the new key is needed now; the old key alone no longer opens.
 	newOnly := env.withKeys(t, newKey)
 	env.clock.Advance(Period)
-	if err := newOnly.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
+	if err := newOnly.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err != nil {
 		t.Errorf("Verify with the new key only: %v", err)
 	}
 	oldOnly := env.withKeys(t, oldKey)
 	env.clock.Advance(Period)
-	if err := oldOnly.Verify(ctx, "alice", env.code(t, secret, 0)); err == nil || errors.Is(err, ErrInvalidCode) {
+	if err := oldOnly.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err == nil || errors.Is(err, ErrInvalidCode) {
 		t.Errorf("Verify with the old key only: got %v, want a decryption error", err)
 	}
 }
@@ -579,7 +581,7 @@ func TestEventsWithoutRequestCarryUserAndTime(t *testing.T) {
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
 	secret, _ := env.enroll(t, "alice")
-	if err := env.svc.Verify(ctx, "alice", env.code(t, secret, 0)); err != nil {
+	if err := env.svc.Verify(ctx, noAudit, "alice", env.code(t, secret, 0)); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := env.store.ListEvents(ctx, "alice", 0, 1)
@@ -615,7 +617,7 @@ func BenchmarkVerify(b *testing.B) {
 	for range b.N {
 		// The clock is one step ahead of the code: T-1 is inside the window.
 		env.clock.Set(base.Add(time.Duration(j+1) * Period))
-		if err := env.svc.Verify(ctx, "alice", codes[j]); err != nil {
+		if err := env.svc.Verify(ctx, noAudit, "alice", codes[j]); err != nil {
 			b.Fatal(err)
 		}
 		// Six digits collide now and then: when the code of step j is also

@@ -1,7 +1,8 @@
 // Package totp adds time-based one-time passwords (RFC 6238) as a second
 // factor to sessions managed by [session.Manager]: enrollment with a QR code,
 // verification with replay protection and throttling, single-use recovery
-// codes, and the JSON handlers of the HTTP contract ([Service.Routes]).
+// codes, and the JSON handlers of the HTTP contract
+// ([Service.RegisterRoutes], mounted by [session.Manager.Routes]).
 //
 // The defaults are those every authenticator app understands: SHA-1, 6
 // digits, a 30-second step and a 160-bit secret (RFC 4226 R6). A code is
@@ -114,14 +115,16 @@ func DefaultPolicy() storage.AttemptPolicy {
 // step only.
 const NoSkew = -1
 
-// Config configures a [Service]. Manager, Issuer and Keys are required.
+// Config configures a [Service]. Manager, Store, Issuer and Keys are
+// required; every other field documents its default.
 type Config struct {
 	// Manager is the session manager whose sessions this service reads and
-	// upgrades, and through which it records security events. Required.
+	// upgrades, and whose security log ([session.Manager.SecurityLog])
+	// receives its events. Required.
 	Manager *session.Manager
 
-	// Store keeps credentials, recovery codes and attempt counters. The
-	// default is Manager.Store().
+	// Store keeps credentials, recovery codes and attempt counters.
+	// Required; usually the store the Manager was given.
 	Store storage.Store
 
 	// Issuer names the service in authenticator apps ("Example Inc").
@@ -140,8 +143,14 @@ type Config struct {
 	// exactly [KeySize] random bytes.
 	Keys []Key
 
-	// Clock returns the current time. The default is Manager.Now.
+	// Clock returns the current time for time steps and lockouts. The
+	// default is time.Now; tests inject the fake clock they gave the
+	// Manager.
 	Clock func() time.Time
+
+	// Logger receives operational logs (never a code or a secret). The
+	// default is slog.Default().
+	Logger *slog.Logger
 
 	// Skew is how many time steps either side of the current one are
 	// accepted, to allow for clock drift and typing time. Zero means the
@@ -178,6 +187,7 @@ type Service struct {
 	accountName func(ctx context.Context, userID string) (string, error)
 	keys        *keyRing
 	now         func() time.Time
+	logger      *slog.Logger
 	skew        int64
 	policy      storage.AttemptPolicy
 	codeCount   int
@@ -189,10 +199,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("totp: Config.Manager is required")
 	}
 	if cfg.Store == nil {
-		cfg.Store = cfg.Manager.Store()
-	}
-	if cfg.Store == nil {
-		return nil, errors.New("totp: no store: Config.Store is nil and so is Manager.Store()")
+		return nil, errors.New("totp: Config.Store is required")
 	}
 	if strings.TrimSpace(cfg.Issuer) == "" {
 		return nil, errors.New("totp: Config.Issuer is required")
@@ -209,7 +216,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = cfg.Manager.Now
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	switch {
 	case cfg.Skew == 0:
@@ -238,6 +248,7 @@ func New(cfg Config) (*Service, error) {
 		accountName: cfg.AccountName,
 		keys:        ring,
 		now:         cfg.Clock,
+		logger:      cfg.Logger,
 		skew:        int64(cfg.Skew),
 		policy:      cfg.Policy,
 		codeCount:   cfg.RecoveryCodeCount,
@@ -257,11 +268,4 @@ func validPolicy(p storage.AttemptPolicy) error {
 		return errors.New("totp: Config.Policy.MaxFailures must be between 1 and 100")
 	}
 	return nil
-}
-
-func (s *Service) logger() *slog.Logger {
-	if l := s.mgr.Logger(); l != nil {
-		return l
-	}
-	return slog.Default()
 }

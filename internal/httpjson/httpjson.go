@@ -1,6 +1,6 @@
 // Package httpjson holds the JSON request and response conventions shared by
 // the session and totp handlers: size-limited strict decoding and the
-// {"error": code, "message": text} error shape of DESIGN.md.
+// {"error": code, "message": text} error shape (DESIGN.md "HTTP contract").
 package httpjson
 
 import (
@@ -38,11 +38,12 @@ func Error(w http.ResponseWriter, status int, code, message string) {
 	Write(w, status, ErrorBody{Error: code, Message: message})
 }
 
-// Decode reads one JSON object from r's body into v: at most maxBody bytes
-// (0: DefaultMaxBody), unknown fields and trailing data refused. An empty
-// body decodes as {}. On failure it has already written a 400 (or 413)
-// response and returns a non-nil error; v may then be partly filled and
-// must be discarded.
+// Decode reads one JSON object from r's body into v, a pointer to a struct,
+// with [Unmarshal]'s strict rules, reading at most maxBody bytes (0:
+// DefaultMaxBody). An empty body decodes as {}. On failure it has already
+// written a 400 (413 for a body over the limit, 415 for a Content-Type
+// other than JSON) and returns a non-nil error; v may then be partly filled
+// and must be discarded (SECURITY.md §23).
 func Decode(w http.ResponseWriter, r *http.Request, maxBody int64, v any) error {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
@@ -51,31 +52,19 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBody int64, v any) error 
 		Error(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be JSON (Content-Type: application/json).")
 		return errors.New("httpjson: content type " + ct)
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	if err == nil {
-		if dec.More() || trailing(dec) {
-			err = errors.New("trailing data after the JSON object")
-		}
-	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			Error(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", maxBody))
 			return err
 		}
+		Error(w, http.StatusBadRequest, "bad_request", "The request body could not be read.")
+		return fmt.Errorf("httpjson: reading body: %w", err)
+	}
+	if err := Unmarshal(data, v); err != nil {
 		Error(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON for this endpoint.")
 		return err
 	}
 	return nil
-}
-
-func trailing(dec *json.Decoder) bool {
-	_, err := dec.Token()
-	return !errors.Is(err, io.EOF)
 }

@@ -206,7 +206,7 @@ func BenchmarkRevokeOthers(b *testing.B) {
 	_, keep := signIn(b, m, "user-others")
 	ctx := context.Background()
 	benchmarkRevoke(b, f.pool(b, nil), "user-others", func() (int, error) {
-		return m.RevokeOthers(ctx, keep)
+		return m.RevokeOthers(ctx, session.Audit{}, keep)
 	})
 }
 

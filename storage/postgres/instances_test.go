@@ -80,7 +80,7 @@ func signIn(t testing.TB, m *session.Manager, userID string) (string, *session.S
 
 func withCookie(m *session.Manager, v string) *http.Request {
 	r := httptest.NewRequest("GET", "https://app.example/", nil)
-	r.AddCookie(&http.Cookie{Name: m.CookieName(), Value: v})
+	r.AddCookie(&http.Cookie{Name: session.DefaultCookieName, Value: v}) // the Managers here keep the default name
 	return r
 }
 
@@ -200,9 +200,9 @@ func TestRevocationPropagatesToEightInstancesThroughPgBouncer(t *testing.T) {
 				start := time.Now()
 				var err error
 				if i%2 == 0 {
-					err = a.m.Revoke(ctx, user, s.Handle)
+					err = a.m.Revoke(ctx, session.Audit{}, user, s.Handle)
 				} else {
-					_, err = a.m.RevokeOthers(ctx, keep)
+					_, err = a.m.RevokeOthers(ctx, session.Audit{}, keep)
 				}
 				if err != nil {
 					t.Fatalf("revoke: %v", err)
@@ -305,7 +305,7 @@ func TestOutageThroughPgBouncerFailsClosedAndRecovers(t *testing.T) {
 			if d := time.Since(cut); d > b.store.NotifyBound()+schedulingSlack {
 				t.Errorf("B trusted its cache %v after the cut, want at most NotifyBound %v (+%v)", d, b.store.NotifyBound(), schedulingSlack)
 			}
-			if err := a.m.Revoke(ctx, user, victim.Handle); err != nil {
+			if err := a.m.Revoke(ctx, session.Audit{}, user, victim.Handle); err != nil {
 				t.Fatalf("Revoke on A: %v", err)
 			}
 			proxy.Restore()
@@ -327,7 +327,7 @@ func TestOutageThroughPgBouncerFailsClosedAndRecovers(t *testing.T) {
 			// bound.
 			time.Sleep(500 * time.Millisecond)
 			start := time.Now()
-			if _, err := a.m.RevokeAll(ctx, keep.UserID); err != nil {
+			if _, err := a.m.RevokeAll(ctx, session.Audit{}, keep.UserID); err != nil {
 				t.Fatalf("RevokeAll: %v", err)
 			}
 			got := waitRevoked(t, []*instance{b}, keepCookie, start, 5*time.Second)[0]

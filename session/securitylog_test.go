@@ -57,18 +57,18 @@ func TestEachOperationRecordsItsEvent(t *testing.T) {
 		}, storage.EventSignedOut},
 		{"revoking one session", func() {
 			_, s := loginDirect(t, m, "erin")
-			m.Revoke(ctx, "erin", s.Handle)
+			m.Revoke(ctx, Audit{}, "erin", s.Handle)
 		}, storage.EventSessionRevoked},
 		{"revoking the others", func() {
 			_, s := loginDirect(t, m, "frank")
-			m.RevokeOthers(ctx, s)
+			m.RevokeOthers(ctx, Audit{}, s)
 		}, storage.EventOtherSessionsRevoked},
-		{"revoking all (admin)", func() { m.RevokeAll(ctx, "grace") }, storage.EventAllSessionsRevokedAdm},
-		{"a password change", func() { m.PasswordChanged(ctx, "heidi", nil) }, storage.EventPasswordChanged},
-		{"authorising an app", func() { m.GrantApp(ctx, "ivan", "App", nil) }, storage.EventAppAuthorized},
+		{"revoking all (admin)", func() { m.RevokeAll(ctx, Audit{}, "grace") }, storage.EventAllSessionsRevokedAdm},
+		{"a password change", func() { m.PasswordChanged(ctx, Audit{}, "heidi", nil) }, storage.EventPasswordChanged},
+		{"authorising an app", func() { m.Apps().Grant(ctx, Audit{}, "ivan", "App", nil) }, storage.EventAppAuthorized},
 		{"revoking an app", func() {
-			_, g, _ := m.GrantApp(ctx, "judy", "App", nil)
-			m.RevokeApp(ctx, "judy", g.ID)
+			_, g, _ := m.Apps().Grant(ctx, Audit{}, "judy", "App", nil)
+			m.Apps().Revoke(ctx, Audit{}, "judy", g.ID)
 		}, storage.EventAppRevoked},
 	}
 	users := []string{"alice", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"}
@@ -102,8 +102,8 @@ func TestEventsAPIPagination(t *testing.T) {
 	b.login("alice") // event 1
 	for range 24 {
 		clock.Advance(time.Second)
-		app.m.RevokeAll(context.Background(), "alice-other")
-		app.m.RecordEvent(cookieRequest(app.m, ""), "alice", storage.EventPasswordChanged, "")
+		app.m.RevokeAll(context.Background(), Audit{}, "alice-other")
+		app.m.SecurityLog().Record(context.Background(), Audit{Request: cookieRequest(app.m, "")}, "alice", storage.EventPasswordChanged, "")
 	}
 	page := func(before int64) ([]EventInfo, int64) {
 		t.Helper()
@@ -124,7 +124,7 @@ func TestEventsAPIPagination(t *testing.T) {
 	}
 	first, next := page(0)
 	// New events arrive between pages: they must not shift the next page.
-	app.m.RecordEvent(cookieRequest(app.m, ""), "alice", storage.EventPasswordChanged, "late")
+	app.m.SecurityLog().Record(context.Background(), Audit{Request: cookieRequest(app.m, "")}, "alice", storage.EventPasswordChanged, "late")
 	second, next2 := page(next)
 	third, next3 := page(next2)
 	all := append(append(first, second...), third...)
@@ -166,7 +166,7 @@ func TestLocationInListAndLog(t *testing.T) {
 	if len(list) != 1 || list[0].Location != "Lisbon, Portugal" || list[0].DeviceLabel != "Chrome 131 on Windows" || !list[0].Current {
 		t.Errorf("list: %+v", list)
 	}
-	events, _, _ := m.ListEvents(context.Background(), "alice", 0, 0)
+	events, _, _ := m.SecurityLog().List(context.Background(), "alice", 0, 0)
 	if len(events) != 1 || events[0].Location != "Lisbon, Portugal" || events[0].Device != "Chrome 131 on Windows" {
 		t.Errorf("events: %+v", events)
 	}
@@ -191,28 +191,36 @@ func TestLocationLabel(t *testing.T) {
 	}
 }
 
-// TestWithRequestFillsEventDetails: Go operations called with
-// WithRequest record the request's device and IP; LogoutEverywhere records
-// exactly one signed_out_everywhere event.
-func TestWithRequestFillsEventDetails(t *testing.T) {
+// TestAuditFillsEventDetails: Go operations given an Audit with the
+// request record its device and IP, and without one the user, type and
+// time only; LogoutEverywhere records exactly one signed_out_everywhere
+// event.
+func TestAuditFillsEventDetails(t *testing.T) {
 	t.Parallel()
 	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
 	_, s := loginDirect(t, m, "alice")
 	r := httptest.NewRequest("POST", "https://example.com/sessions/x/logout", nil)
 	r.RemoteAddr = "198.51.100.7:4242"
 	r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0")
-	if err := m.Revoke(WithRequest(r.Context(), r), "alice", s.Handle); err != nil {
+	if err := m.Revoke(r.Context(), Audit{Request: r}, "alice", s.Handle); err != nil {
 		t.Fatal(err)
 	}
-	events, _, _ := m.ListEvents(context.Background(), "alice", 0, 1)
+	events, _, _ := m.SecurityLog().List(context.Background(), "alice", 0, 1)
 	if e := events[0]; e.Type != storage.EventSessionRevoked || e.IP != "198.51.100.7" || e.Device != "Firefox 133 on Windows" {
-		t.Errorf("event: %+v", e)
+		t.Errorf("event with the request: %+v", e)
+	}
+	if _, err := m.RevokeAll(context.Background(), Audit{}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	events, _, _ = m.SecurityLog().List(context.Background(), "alice", 0, 1)
+	if e := events[0]; e.Type != storage.EventAllSessionsRevokedAdm || e.IP != "" || e.Device != "" || e.SessionID != "" {
+		t.Errorf("event without a request: got %+v, want no IP, device or session", e)
 	}
 
 	cookie, _ := loginDirect(t, m, "alice")
 	loginDirect(t, m, "alice")
 	w := httptest.NewRecorder()
-	n, apps, err := m.LogoutEverywhere(w, cookieRequest(m, cookie), false)
+	n, apps, err := m.LogoutEverywhere(w, cookieRequest(m, cookie), LogoutEverywhereOptions{})
 	if err != nil || n != 2 || apps != 0 {
 		t.Fatalf("LogoutEverywhere = %d, %d, %v; want 2, 0, nil", n, apps, err)
 	}

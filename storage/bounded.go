@@ -5,8 +5,8 @@ import "time"
 // BoundedNotifier is implemented by a [Notifier] that bounds its delivery
 // and reports its failures, so that a revocation can never be missed
 // silently. session.New detects it: the Manager takes NotifyBound as its
-// default RevocationTTL (capped at its usual default) and logs every
-// delivery failure at error level.
+// default RevocationTTL (kept between the TTLs it uses without a notifier
+// and with one) and logs every delivery failure at error level.
 type BoundedNotifier interface {
 	Notifier
 

@@ -90,7 +90,9 @@ func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error
 // [Options.ListenerPingInterval]s with LISTEN (the listener's test notice
 // is sent every interval and must arrive within the next one; 20 seconds
 // by default), or two [Options.FeedInterval]s with [Options.FeedOnly] (2
-// seconds by default). A session.Manager adopts it as its staleness bound.
+// seconds by default); more precisely two of the longer of the two
+// intervals, since LISTEN falls back to the feed. A session.Manager adopts
+// it as its default RevocationTTL.
 func (s *Store) NotifyBound() time.Duration { return s.notifier.bound() }
 
 // OnDeliveryError registers fn, called from a background goroutine each

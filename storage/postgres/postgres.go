@@ -40,8 +40,9 @@
 // default; milliseconds in practice), two feed intervals with the feed
 // alone (2 s by default). When delivery resumes after a failure that may
 // have lost notices, subscribers receive a second Reset, so anything missed
-// meanwhile is never trusted from a cache. A session.Manager adopts the bound as its default
-// RevocationTTL and logs every delivery failure ([storage.BoundedNotifier]).
+// meanwhile is never trusted from a cache. A session.Manager adopts the
+// bound as its default RevocationTTL (within 5-30 s) and logs every
+// delivery failure ([storage.BoundedNotifier]).
 //
 // # Connections, poolers and failover
 //

@@ -164,6 +164,17 @@ func New(cfg Config) (*Manager, error) {
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
+		if bn, ok := cfg.Store.(storage.BoundedNotifier); ok {
+			// The notifier's own bound is the staleness bound, and its
+			// failures are heard (storage.BoundedNotifier). Below the
+			// no-notifier TTL, re-reads would cost more than they buy: the
+			// notifier bounds staleness anyway.
+			setDefault(&m.cfg.RevocationTTL, min(max(bn.NotifyBound(), DefaultRevocationTTLNoNotify), DefaultRevocationTTL))
+			stop := bn.OnDeliveryError(func(err error) {
+				m.cfg.Logger.Error("session: revocation notifier cannot deliver; revocation cache emptied", "err", err)
+			})
+			m.unsubscribe = func() { stop(); unsub() }
+		}
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sessionguard/sessionguard/internal/device"
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -33,7 +34,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
 	if old, err := m.current(r); err == nil {
-		if err := m.revoke(ctx, old.UserID, old.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := m.revoke(ctx, old.UserID, old.Handle); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 	} else if errors.Is(err, ErrUnavailable) {
@@ -163,7 +164,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
-	if err := m.revoke(ctx, s.UserID, s.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.revoke(ctx, s.UserID, s.Handle); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	m.clearClient(w)
@@ -217,24 +218,28 @@ func (m *Manager) clearClient(w http.ResponseWriter) {
 // user's handle gives [ErrNotFound], exactly like an unknown one
 // (SECURITY.md §10). After Revoke returns, this Manager rejects the session
 // on the very next request, and other instances within the notifier bound.
-// It records a "session_revoked" event with what a tells.
+// It records a "session_revoked" event with what a tells, whose detail is
+// the device label of the session it ended ("Firefox 133 on Windows"), so
+// that the log can say which device was logged out.
 func (m *Manager) Revoke(ctx context.Context, a Audit, userID, handle string) error {
-	if err := m.revoke(ctx, userID, handle); err != nil {
+	st, err := m.revoke(ctx, userID, handle)
+	if err != nil {
 		return err
 	}
-	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, "")
+	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, device.Label(st.Device))
 	return nil
 }
 
-func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
+// revoke ends one session and returns its last stored state.
+func (m *Manager) revoke(ctx context.Context, userID, handle string) (*storage.Session, error) {
 	st, err := m.cfg.Store.RevokeSession(ctx, userID, handle)
 	if errors.Is(err, storage.ErrNotFound) {
-		return ErrNotFound
+		return nil, ErrNotFound
 	} else if err != nil {
-		return fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(st.TokenHash, userID)
-	return nil
+	return st, nil
 }
 
 // RevokeOthers ends every session of current's user except current ("Log

@@ -11,6 +11,7 @@
 //	{{time "Request/floor"}}      median time/op, e.g. "2.56 µs"
 //	{{allocs "Request/floor"}}    median allocs/op
 //	{{bytes "Request/floor"}}     median B/op
+//	{{metric "session.Middleware/HitOverFloor" "hit/floor"}}  median of a reported metric
 //	{{rps "floor/cookie"}}        wrk requests/s, e.g. "41,802"
 //	{{p99 "floor/cookie"}}        wrk p99 latency, e.g. "22.4 ms"
 //	{{header "date"}}             a "- date: …" line of the results header
@@ -88,7 +89,7 @@ func replaceSection(doc, heading, section string) (string, error) {
 // results is what perfdoc reads from a results file.
 type results struct {
 	header map[string]string   // "date" -> "2026-12-03 10:04 UTC"
-	bench  map[string][]string // benchmark -> time/op, B/op, allocs/op
+	bench  map[string][]string // benchmark -> time/op, B/op, allocs/op, other metrics
 	wrk    map[string][]string // server -> requests/s, p50, p99
 }
 
@@ -117,8 +118,11 @@ func parseResults(path string) (*results, error) {
 				cells[i] = strings.TrimSpace(cells[i])
 			}
 			switch {
-			case strings.HasPrefix(section, "## Go benchmarks") && len(cells) >= 4:
-				r.bench[cells[0]] = cells[1:4]
+			case strings.HasPrefix(section, "## Go benchmarks") && len(cells) == 6:
+				r.bench[cells[0]] = cells[1:5]
+			case strings.HasPrefix(section, "## Go benchmarks") && len(cells) == 5:
+				// Written before the "other metrics" column.
+				r.bench[cells[0]] = append(cells[1:4:4], "–")
 			case strings.HasPrefix(section, "## HTTP load test") && len(cells) >= 4:
 				r.wrk[cells[0]] = cells[1:4]
 			}
@@ -147,6 +151,17 @@ func (r *results) funcs() template.FuncMap {
 		"time":   benchCell(0),
 		"bytes":  benchCell(1),
 		"allocs": benchCell(2),
+		"metric": func(name, unit string) (string, error) {
+			v, ok := r.bench[name]
+			if ok {
+				for _, m := range strings.Split(v[3], "; ") {
+					if value, found := strings.CutSuffix(m, " "+unit); found {
+						return value, nil
+					}
+				}
+			}
+			return "", fmt.Errorf("no %s reported by benchmark %q", unit, name)
+		},
 		"rps": func(server string) (string, error) {
 			v, ok := r.wrk[server]
 			if !ok || v[0] == "" || strings.HasPrefix(v[0], "skipped") {

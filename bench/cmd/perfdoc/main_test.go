@@ -57,10 +57,23 @@ func must(s string, err error) string {
 // TestUnknownNameFails checks that the template cannot print a blank for a
 // benchmark the results lack.
 func TestUnknownNameFails(t *testing.T) {
-	r := &results{header: map[string]string{}, bench: map[string][]string{"Request/floor": {"2.56 µs", "1.77 KiB", "16"}}, wrk: map[string][]string{}}
-	tmpl := template.Must(template.New("t").Funcs(r.funcs()).Parse(`{{time "Request/nothing"}}`))
-	if err := tmpl.Execute(&bytes.Buffer{}, nil); err == nil || !strings.Contains(err.Error(), "Request/nothing") {
-		t.Errorf("unknown benchmark: got %v, want an error naming it", err)
+	r := &results{header: map[string]string{}, bench: map[string][]string{
+		"Request/floor":              {"2.56 µs", "1.77 KiB", "16", "–"},
+		"session.Middleware/HitOver": {"5.00 µs", "–", "–", "1.07 hit/floor; 3 x/y"},
+	}, wrk: map[string][]string{}}
+	for _, c := range []struct{ name, text, want string }{
+		{"an unknown benchmark", `{{time "Request/nothing"}}`, "Request/nothing"},
+		{"a metric the benchmark does not report", `{{metric "Request/floor" "hit/floor"}}`, "hit/floor"},
+	} {
+		tmpl := template.Must(template.New("t").Funcs(r.funcs()).Parse(c.text))
+		if err := tmpl.Execute(&bytes.Buffer{}, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error naming %q", c.name, err, c.want)
+		}
+	}
+	var out bytes.Buffer
+	tmpl := template.Must(template.New("t").Funcs(r.funcs()).Parse(`{{metric "session.Middleware/HitOver" "x/y"}}`))
+	if err := tmpl.Execute(&out, nil); err != nil || out.String() != "3" {
+		t.Errorf("a reported metric: got %q, %v, want \"3\"", out.String(), err)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Command summary reads `go test -bench` output on standard input and
 // prints a Markdown table with one row per benchmark: the medians of
 // time/op, B/op and allocs/op over its runs (the centre benchstat reports)
-// and the number of runs. Benchmarks of packages other than package bench
+// and the metrics the benchmark reports itself, and the number of runs. Benchmarks of packages other than package bench
 // are named "<package>.<benchmark>". bench/run puts the table at the top of
 // the results file; benchstat's own tables, with confidence intervals,
 // follow it there.
@@ -76,14 +76,34 @@ func summarize(in io.Reader, out io.Writer) error {
 	if len(order) == 0 {
 		return errors.New("no benchmark results in the input")
 	}
-	fmt.Fprintln(out, "| benchmark | time/op | B/op | allocs/op | runs |")
-	fmt.Fprintln(out, "|---|--:|--:|--:|--:|")
+	fmt.Fprintln(out, "| benchmark | time/op | B/op | allocs/op | other metrics | runs |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|")
 	for _, name := range order {
 		u := values[name]
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %d |\n", name,
-			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), len(u["ns/op"]))
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d |\n", name,
+			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), others(u), len(u["ns/op"]))
 	}
 	return nil
+}
+
+// others formats the medians of the units other than time, B and allocs
+// per op (b.ReportMetric's), "; "-separated, in the order of their names.
+func others(u map[string][]float64) string {
+	var units []string
+	for unit := range u {
+		if unit != "ns/op" && unit != "B/op" && unit != "allocs/op" {
+			units = append(units, unit)
+		}
+	}
+	slices.Sort(units)
+	cells := make([]string, len(units))
+	for i, unit := range units {
+		cells[i] = strconv.FormatFloat(median(u[unit]), 'g', 3, 64) + " " + unit
+	}
+	if len(cells) == 0 {
+		return "–"
+	}
+	return strings.Join(cells, "; ")
 }
 
 func median(v []float64) float64 {

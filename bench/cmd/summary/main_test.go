@@ -15,6 +15,9 @@ BenchmarkRequest/floor-2   	 100	      9000 ns/op	    1800 B/op	      17 allocs/
 pkg: github.com/sessionguard/sessionguard/session
 BenchmarkCacheGet/Serial-2 	 1000	      76.2 ns/op	       0 B/op	       0 allocs/op
 BenchmarkCacheGet/Serial-2 	 1000	      77.8 ns/op	       0 B/op	       0 allocs/op
+BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.071 hit/floor
+BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.093 hit/floor
+BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.052 hit/floor
 PASS
 `
 	var out strings.Builder
@@ -22,8 +25,9 @@ PASS
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| Request/floor | 3.00 µs | 1.76 KiB | 16 | 3 |",
-		"| session.CacheGet/Serial | 77.0 ns | 0 B | 0 | 2 |",
+		"| Request/floor | 3.00 µs | 1.76 KiB | 16 | – | 3 |",
+		"| session.CacheGet/Serial | 77.0 ns | 0 B | 0 | – | 2 |",
+		"| session.Middleware/HitOverFloor | 5.00 µs | – | – | 1.07 hit/floor | 3 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("got\n%s\nwant a row %q", out.String(), want)

@@ -81,9 +81,19 @@ func summarize(in io.Reader, out io.Writer) error {
 	for _, name := range order {
 		u := values[name]
 		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d |\n", name,
-			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), others(u), len(u["ns/op"]))
+			format(u["ns/op"], duration), format(u["B/op"], bytes), format(u["allocs/op"], count), others(u), runs(u))
 	}
 	return nil
+}
+
+// runs is the number of runs: of the unit reported most often, since a
+// benchmark may report no time (b.ReportMetric(0, "ns/op")).
+func runs(u map[string][]float64) int {
+	n := 0
+	for _, v := range u {
+		n = max(n, len(v))
+	}
+	return n
 }
 
 // others formats the medians of the units other than time, B and allocs

@@ -18,6 +18,8 @@ BenchmarkCacheGet/Serial-2 	 1000	      77.8 ns/op	       0 B/op	       0 allocs
 BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.071 hit/floor
 BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.093 hit/floor
 BenchmarkMiddleware/HitOverFloor-2 	 1000	      5000 ns/op	   1.052 hit/floor
+BenchmarkCacheEntryBytes-2 	 100	       177.2 bytes/entry
+BenchmarkCacheEntryBytes-2 	 100	       177.2 bytes/entry
 PASS
 `
 	var out strings.Builder
@@ -28,6 +30,7 @@ PASS
 		"| Request/floor | 3.00 µs | 1.76 KiB | 16 | – | 3 |",
 		"| session.CacheGet/Serial | 77.0 ns | 0 B | 0 | – | 2 |",
 		"| session.Middleware/HitOverFloor | 5.00 µs | – | – | 1.07 hit/floor | 3 |",
+		"| session.CacheEntryBytes | – | – | – | 177 bytes/entry | 2 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("got\n%s\nwant a row %q", out.String(), want)

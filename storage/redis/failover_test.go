@@ -184,6 +184,7 @@ func TestSentinelGracefulFailoverMovesTheSubscription(t *testing.T) {
 
 	sc := set.sentinel.client()
 	defer sc.Close()
+	before := rec.mark()
 	// A sentinel refuses (NOGOODSLAVE) until it has fresh news of the
 	// replica.
 	eventually(t, 15*time.Second, "SENTINEL FAILOVER", func() error {
@@ -193,7 +194,7 @@ func TestSentinelGracefulFailoverMovesTheSubscription(t *testing.T) {
 		return set.masterAddr(t) == set.replica.addr
 	})
 	switched := time.Now()
-	rec.waitFor(t, func(r storage.Revocation) bool { return r.Reset })
+	rec.waitForAfter(t, before, func(r storage.Revocation) bool { return r.Reset })
 	if d := time.Since(switched); d > 5*health {
 		t.Errorf("reset after %v, want within %v of the switch", d, 5*health)
 	}
@@ -243,9 +244,10 @@ func clusterNoticeDrill(t *testing.T, minReplicas int, disrupt func(c *privateCl
 	}
 	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == x.TokenHash })
 
+	before := rec.mark()
 	primary := disrupt(c)
 	disrupted := time.Now()
-	rec.waitFor(t, func(r storage.Revocation) bool { return r.Reset })
+	rec.waitForAfter(t, before, func(r storage.Revocation) bool { return r.Reset })
 	if d := time.Since(disrupted); d > 5*health {
 		t.Errorf("reset after %v, want within %v", d, 5*health)
 	}
@@ -373,9 +375,10 @@ func TestDemotedServerResetsTheSubscribers(t *testing.T) {
 	rec.waitFor(t, func(r storage.Revocation) bool { return r.TokenHash == x.TokenHash })
 
 	host, port, _ := strings.Cut(b.addr, ":")
+	before := rec.mark()
 	a.do(t, "replicaof", host, port)
 	demoted := time.Now()
-	rec.waitFor(t, func(r storage.Revocation) bool { return r.Reset })
+	rec.waitForAfter(t, before, func(r storage.Revocation) bool { return r.Reset })
 	if d := time.Since(demoted); d > 5*health {
 		t.Errorf("reset after %v, want within %v of the demotion", d, 5*health)
 	}

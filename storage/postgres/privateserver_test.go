@@ -128,8 +128,10 @@ func startPrivateServer(tb testing.TB, extra ...string) *privateServer {
 	dir, runAs := newPrivateDir(tb)
 	s := &privateServer{t: tb, bin: bin, data: filepath.Join(dir, "data"), sockets: dir, port: freePort(tb), runAs: runAs, extra: extra}
 	s.run("initdb", "-D", s.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-	s.start()
+	// Before start: pg_ctl can fail (a -w timeout on a loaded machine)
+	// with the server running, and nothing else would stop it.
 	tb.Cleanup(s.stopQuietly)
+	s.start()
 	return s
 }
 
@@ -141,8 +143,8 @@ func (s *privateServer) standby(extra ...string) *privateServer {
 	r := &privateServer{t: s.t, bin: s.bin, data: filepath.Join(dir, "data"), sockets: dir, port: freePort(s.t), runAs: runAs, extra: extra}
 	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres",
 		"-D", r.data, "-R", "-X", "stream", "--no-sync", "-c", "fast")
+	s.t.Cleanup(r.stopQuietly) // before start, as in startPrivateServer
 	r.start()
-	s.t.Cleanup(r.stopQuietly)
 	return r
 }
 

@@ -67,6 +67,7 @@ func TestPollResetsWhenRowsWerePrunedUnread(t *testing.T) {
 	var got []storage.Revocation
 	cancel, _ := a.Subscribe(func(r storage.Revocation) {
 		mu.Lock()
+		r.CommittedAt = time.Time{}
 		got = append(got, r)
 		mu.Unlock()
 	})

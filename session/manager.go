@@ -120,6 +120,7 @@ type Manager struct {
 
 	log  *SecurityLog
 	apps *AppTokens
+	tel  *telemetry
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -137,6 +138,13 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := instrumentStore(&cfg); err != nil {
+		return nil, err
+	}
+	tel, err := newTelemetry(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:          cfg,
 		codec:        c,
@@ -147,6 +155,7 @@ func New(cfg Config) (*Manager, error) {
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
+		tel:          tel,
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -160,20 +169,29 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
-	unsub, err := cfg.Store.Subscribe(m.cache.apply)
+	unsub, err := cfg.Store.Subscribe(m.notice)
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
+		tel.subscribed(true)
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)
 	default:
+		tel.close()
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
-	m.log = newSecurityLog(&m.cfg, m.activity)
+	m.log = newSecurityLog(&m.cfg, m.activity, tel)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
 	return m, nil
+}
+
+// notice handles a notice from the store's notifier: the cache first, then
+// the notifier's metrics and liveness.
+func (m *Manager) notice(r storage.Revocation) {
+	m.cache.apply(r)
+	m.tel.notice(r, m.cfg.Clock())
 }
 
 // addBypass adds pattern to c, turning the panic of an invalid pattern into
@@ -208,6 +226,7 @@ func (m *Manager) Close() error {
 			m.unsubscribe()
 		}
 		m.log.close()
+		m.tel.close()
 	})
 	return nil
 }
@@ -241,9 +260,12 @@ func (m *Manager) check(r *http.Request) (*Session, int, error) {
 	h := storage.HashToken(p.token[:])
 	e, gen := m.cache.get(h, nowNS)
 	if e == nil || (e.sess != nil && nowNS >= e.validUntil) {
+		m.tel.miss(r.Context())
 		if e, err = m.fill(r.Context(), h, &p, gen, now); err != nil {
 			return nil, 0, err
 		}
+	} else {
+		m.tel.hit(r.Context())
 	}
 	if e.sess == nil {
 		return nil, 0, ErrRevoked
@@ -346,6 +368,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ErrUnavailable):
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
+			m.tel.failClosed.Add(r.Context(), 1)
 			m.errorHandler(w, r, err)
 		default:
 			// Expired, revoked or invalid: forget the cookie client-side too.

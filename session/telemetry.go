@@ -54,7 +54,7 @@ const (
 	MetricNotifierResets = "sessionguard.notifier.resets"
 	// MetricNotifierLive is 1 while the notifier is live, 0 while it is
 	// down (see [NotifierHealth]); not reported for a store without a
-	// notifier. Unit 1.
+	// notifier. Unit {state}.
 	MetricNotifierLive = "sessionguard.notifier.live"
 )
 
@@ -146,7 +146,7 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	if err == nil {
 		err = e
 	}
-	live, e := meter.Int64ObservableGauge(MetricNotifierLive, metric.WithUnit("1"),
+	live, e := meter.Int64ObservableGauge(MetricNotifierLive, metric.WithUnit("{state}"),
 		metric.WithDescription("1 while the revocation notifier is live, 0 while it is down."))
 	if err == nil {
 		err = e

@@ -183,7 +183,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
 	m.log = newSecurityLog(&m.cfg, m.activity, tel)
-	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
+	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler, tel: tel}
 	return m, nil
 }
 

@@ -29,8 +29,9 @@ const (
 	// a valid cookie, by sessionguard.cache.result: "hit" (answered
 	// without storage I/O) or "miss" (one storage read). Unit {lookup}.
 	MetricCacheLookups = "sessionguard.cache.lookups"
-	// MetricFailClosed counts requests refused because the session state
-	// could not be read (SECURITY.md §9). Unit {request}.
+	// MetricFailClosed counts requests that [Manager.Handler] or
+	// [AppTokens.Handler] refused because the session or grant state could
+	// not be read (SECURITY.md §9). Unit {request}.
 	MetricFailClosed = "sessionguard.session.fail_closed"
 	// MetricSessionsStarted counts sign-ins, by sessionguard.auth.level.
 	// Unit {session}.

@@ -260,12 +260,12 @@ func (m *Manager) check(r *http.Request) (*Session, int, error) {
 	h := storage.HashToken(p.token[:])
 	e, gen := m.cache.get(h, nowNS)
 	if e == nil || (e.sess != nil && nowNS >= e.validUntil) {
-		m.tel.miss(r.Context())
+		m.tel.miss(&h)
 		if e, err = m.fill(r.Context(), h, &p, gen, now); err != nil {
 			return nil, 0, err
 		}
 	} else {
-		m.tel.hit(r.Context())
+		m.tel.hit(&h)
 	}
 	if e.sess == nil {
 		return nil, 0, ErrRevoked

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -27,7 +28,10 @@ const ScopeName = "github.com/sessionguard/sessionguard/session"
 const (
 	// MetricCacheLookups counts revocation-cache lookups of requests with
 	// a valid cookie, by sessionguard.cache.result: "hit" (answered
-	// without storage I/O) or "miss" (one storage read). Unit {lookup}.
+	// without storage I/O) or "miss" (one storage read). An asynchronous
+	// counter: a lookup adds to a sharded atomic counter, read when the
+	// metrics are collected, so the hit path never calls the SDK. Unit
+	// {lookup}.
 	MetricCacheLookups = "sessionguard.cache.lookups"
 	// MetricFailClosed counts requests that [Manager.Handler] or
 	// [AppTokens.Handler] refused because the session or grant state could
@@ -90,9 +94,7 @@ var endReasons = [endReasonsNum]EndReason{EndLogout, EndReplaced, EndRevoked, En
 // options: the hit path only adds to a counter with options built here, so
 // it allocates nothing.
 type telemetry struct {
-	lookups          metric.Int64Counter
-	hitOpts          []metric.AddOption
-	missOpts         []metric.AddOption
+	hits, misses     shardedCounter
 	failClosed       metric.Int64Counter
 	started          metric.Int64Counter
 	startedOpts      map[storage.AuthLevel][]metric.AddOption
@@ -135,7 +137,6 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 		}
 		return c
 	}
-	t.lookups = counter(MetricCacheLookups, "{lookup}", "Revocation-cache lookups, by result.")
 	t.failClosed = counter(MetricFailClosed, "{request}", "Requests refused because the session store could not answer.")
 	t.started = counter(MetricSessionsStarted, "{session}", "Sessions started, by authentication level.")
 	t.ended = counter(MetricSessionsEnded, "{session}", "Sessions ended on purpose, by reason.")
@@ -147,6 +148,11 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	if err == nil {
 		err = e
 	}
+	lookups, e := meter.Int64ObservableCounter(MetricCacheLookups, metric.WithUnit("{lookup}"),
+		metric.WithDescription("Revocation-cache lookups, by result."))
+	if err == nil {
+		err = e
+	}
 	live, e := meter.Int64ObservableGauge(MetricNotifierLive, metric.WithUnit("{state}"),
 		metric.WithDescription("1 while the revocation notifier is live, 0 while it is down."))
 	if err == nil {
@@ -155,7 +161,11 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: creating instruments: %w", err)
 	}
+	hitOpts := []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrCacheResult, "hit")))}
+	missOpts := []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrCacheResult, "miss")))}
 	t.liveRegistration, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(lookups, t.hits.sum(), hitOpts...)
+		o.ObserveInt64(lookups, t.misses.sum(), missOpts...)
 		h := t.notifierHealth()
 		if h.Supported {
 			v := int64(0)
@@ -165,7 +175,7 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 			o.ObserveInt64(live, v)
 		}
 		return nil
-	}, live)
+	}, lookups, live)
 	if err != nil {
 		return nil, fmt.Errorf("session: registering the notifier gauge: %w", err)
 	}
@@ -173,8 +183,6 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	opts := func(kv attribute.KeyValue) []metric.AddOption {
 		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kv))}
 	}
-	t.hitOpts = opts(attribute.String(AttrCacheResult, "hit"))
-	t.missOpts = opts(attribute.String(AttrCacheResult, "miss"))
 	t.startedOpts = map[storage.AuthLevel][]metric.AddOption{}
 	for _, l := range []storage.AuthLevel{storage.AuthPendingSecondFactor, storage.AuthPassword, storage.AuthSecondFactor} {
 		t.startedOpts[l] = opts(attribute.String(AttrAuthLevel, l.String()))
@@ -206,8 +214,26 @@ func (t *telemetry) close() {
 	}
 }
 
-func (t *telemetry) hit(ctx context.Context)  { t.lookups.Add(ctx, 1, t.hitOpts...) }
-func (t *telemetry) miss(ctx context.Context) { t.lookups.Add(ctx, 1, t.missOpts...) }
+// hit and miss count a cache lookup for token hash h.
+func (t *telemetry) hit(h *storage.TokenHash)  { t.hits.add(h[0]) }
+func (t *telemetry) miss(h *storage.TokenHash) { t.misses.add(h[0]) }
+
+// shardedCounter is a counter that concurrent requests for different
+// sessions rarely contend on: one padded cell per cache shard.
+type shardedCounter [cacheShards]struct {
+	n atomic.Int64
+	_ [56]byte // a cell per 64-byte cache line
+}
+
+func (c *shardedCounter) add(i byte) { c[i&(cacheShards-1)].n.Add(1) }
+
+func (c *shardedCounter) sum() int64 {
+	var n int64
+	for i := range c {
+		n += c[i].n.Load()
+	}
+	return n
+}
 
 func (t *telemetry) sessionStarted(ctx context.Context, l storage.AuthLevel) {
 	t.started.Add(ctx, 1, t.startedOpts[l]...)

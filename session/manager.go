@@ -141,10 +141,6 @@ func New(cfg Config) (*Manager, error) {
 	if err := instrumentStore(&cfg); err != nil {
 		return nil, err
 	}
-	tel, err := newTelemetry(&cfg)
-	if err != nil {
-		return nil, err
-	}
 	m := &Manager{
 		cfg:          cfg,
 		codec:        c,
@@ -155,7 +151,6 @@ func New(cfg Config) (*Manager, error) {
 		cookieSecure: !cfg.Insecure,
 		noStore:      []string{"no-store"}[:1:1],
 		vary:         []string{"Cookie"}[:1:1],
-		tel:          tel,
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -169,13 +164,20 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
+	tel, err := newTelemetry(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Before Subscribe: a notice may arrive before it returns.
+	m.tel = tel
+	tel.subscribed(true)
 	unsub, err := cfg.Store.Subscribe(m.notice)
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
-		tel.subscribed(true)
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
+		tel.subscribed(false)
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)
 	default:
 		tel.close()

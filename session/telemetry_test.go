@@ -337,3 +337,18 @@ func TestAdminActorIsRecorded(t *testing.T) {
 		t.Errorf("the user's own sign-in: got actor %q, want none", events[2].Actor)
 	}
 }
+
+func TestCloseStopsObservations(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), func(c *Config) {
+		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	})
+	if got := collect(t, reader)["sessionguard.notifier.live"]; got != 1 {
+		t.Fatalf("sessionguard.notifier.live before Close: got %d, want 1", got)
+	}
+	m.Close()
+	if got, ok := collect(t, reader)["sessionguard.notifier.live"]; ok {
+		t.Errorf("sessionguard.notifier.live after Close: got %d, want no observation", got)
+	}
+}

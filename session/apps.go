@@ -188,7 +188,6 @@ func (t *AppTokens) fill(ctx context.Context, h storage.TokenHash, gen uint64, n
 	}
 	e := &entry{grant: grantFromStorage(g), userID: g.UserID, validUntil: now.Add(t.ttl).UnixNano()}
 	e.lastSeen.Store(g.LastUsedAt.UnixNano())
-	e.promotedAt.Store(now.UnixNano())
 	t.cache.fill(h, e, gen)
 	return e, nil
 }

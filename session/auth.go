@@ -34,7 +34,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
 	if old, err := m.current(r); err == nil {
-		if err := m.revoke(ctx, old.UserID, old.Handle, EndReplaced); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := m.revoke(ctx, old.UserID, old.Handle, EndReplaced); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 	} else if errors.Is(err, ErrUnavailable) {
@@ -106,7 +106,7 @@ func (m *Manager) enforceSessionLimit(ctx context.Context, r *http.Request, s *S
 			kept++
 			continue
 		}
-		if _, err := m.revokeSession(ctx, s.UserID, st.Handle, EndSessionLimit); errors.Is(err, ErrNotFound) {
+		if _, err := m.revoke(ctx, s.UserID, st.Handle, EndSessionLimit); errors.Is(err, ErrNotFound) {
 			continue // ended meanwhile
 		} else if err != nil {
 			m.cfg.Logger.Warn("session: ending a session beyond the per-user limit failed", "err", err)
@@ -200,7 +200,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
-	if err := m.revoke(ctx, s.UserID, s.Handle, EndLogout); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.revoke(ctx, s.UserID, s.Handle, EndLogout); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	m.clearClient(w)
@@ -254,22 +254,20 @@ func (m *Manager) clearClient(w http.ResponseWriter) {
 // user's handle gives [ErrNotFound], exactly like an unknown one
 // (SECURITY.md §10). After Revoke returns, this Manager rejects the session
 // on the very next request, and other instances within the notifier bound.
-// It records a "session_revoked" event with what a tells.
+// It records a "session_revoked" event with what a tells, whose detail is
+// the device label of the session it ended ("Firefox 133 on Windows"), so
+// that the log can say which device was logged out.
 func (m *Manager) Revoke(ctx context.Context, a Audit, userID, handle string) error {
-	if err := m.revoke(ctx, userID, handle, EndRevoked); err != nil {
+	st, err := m.revoke(ctx, userID, handle, EndRevoked)
+	if err != nil {
 		return err
 	}
-	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, "")
+	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, device.Label(st.Device))
 	return nil
 }
 
-func (m *Manager) revoke(ctx context.Context, userID, handle string, why EndReason) error {
-	_, err := m.revokeSession(ctx, userID, handle, why)
-	return err
-}
-
-// revokeSession ends one session and returns what the store held.
-func (m *Manager) revokeSession(ctx context.Context, userID, handle string, why EndReason) (*storage.Session, error) {
+// revoke ends one session and returns its last stored state.
+func (m *Manager) revoke(ctx context.Context, userID, handle string, why EndReason) (*storage.Session, error) {
 	st, err := m.cfg.Store.RevokeSession(ctx, userID, handle)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrNotFound

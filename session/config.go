@@ -95,7 +95,9 @@ type Config struct {
 	// RevocationTTL is how long a cached "live" answer is trusted before
 	// storage is asked again: the bound on how late another instance sees
 	// a revocation when its notifier is down or the store has none.
-	// Default 30 seconds, or 5 seconds when the store has no notifier.
+	// Default 30 seconds, or 5 seconds when the store has no notifier; a
+	// store that implements storage.BoundedNotifier sets the default to its
+	// NotifyBound, within those two.
 	RevocationTTL time.Duration
 
 	// CacheSize is the number of sessions the revocation cache holds.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/securecookie"
 
@@ -86,7 +87,35 @@ func (p *payload) unmarshal(b []byte) error {
 	if p.expiresAt < p.issuedAt {
 		return errPayload
 	}
-	p.userID = string(b[fixedPayload:])
+	// No copy: b is the buffer securecookie decoded and decrypted for this
+	// cookie alone, and nothing writes to it afterwards (see decode).
+	p.userID = unsafe.String(&b[fixedPayload], len(b)-fixedPayload)
+	return nil
+}
+
+// payloadSerializer hands the bytes securecookie opened straight to
+// payload.unmarshal (no intermediate []byte that would escape to the heap);
+// it encodes a []byte as is, like securecookie.NopEncoder.
+type payloadSerializer struct{}
+
+func (payloadSerializer) Serialize(src any) ([]byte, error) {
+	b, ok := src.([]byte)
+	if !ok {
+		return nil, errPayload
+	}
+	return b, nil
+}
+
+func (payloadSerializer) Deserialize(src []byte, dst any) error {
+	p, ok := dst.(*payload)
+	if !ok {
+		return errPayload
+	}
+	if err := p.unmarshal(src); err != nil {
+		return err
+	}
+	// p.userID keeps src alive: wipe the token from it (p has a copy).
+	clear(src[:fixedPayload])
 	return nil
 }
 
@@ -121,7 +150,7 @@ func newCodec(name string, keys []KeyPair, maxAge time.Duration) (*codec, error)
 		}
 		seen[kid] = true
 		sc := securecookie.New(k.HashKey, k.BlockKey)
-		sc.SetSerializer(securecookie.NopEncoder{})
+		sc.SetSerializer(payloadSerializer{})
 		sc.MaxAge(int(maxAge / time.Second))
 		sc.MaxLength(maxCookieSize)
 		c.kids = append(c.kids, kid)
@@ -162,11 +191,9 @@ func (c *codec) decode(value string, p *payload) (int, error) {
 		if k != kid {
 			continue
 		}
-		var raw []byte
-		if err := c.coders[i].Decode(c.name, value[kidLen+1:], &raw); err != nil {
-			return 0, ErrInvalidCookie
-		}
-		if err := p.unmarshal(raw); err != nil {
+		// securecookie decodes into a new buffer, decrypts it in place
+		// and passes it to payloadSerializer; p.userID points into it.
+		if err := c.coders[i].Decode(c.name, value[kidLen+1:], p); err != nil {
 			return 0, ErrInvalidCookie
 		}
 		return i, nil

@@ -1,6 +1,6 @@
 // Package session is the session-security layer for net/http applications:
 // signed and encrypted session cookies with key rotation, server-side
-// revocation checked on every request through an LRU cache, idle and
+// revocation checked on every request through an in-process cache, idle and
 // absolute timeouts, and ready JSON handlers for "log out", "log out all
 // other sessions", "log out everywhere" and the list of a user's devices.
 //
@@ -42,8 +42,10 @@
 // HMAC-SHA256 + AES-256; a 4-character key-ID prefix picks the key pair, so
 // a cookie sealed by an older key costs the same as a current one).
 // Garbage, tampered, oversized or expired cookies are rejected before any
-// storage I/O. The token's SHA-256 is then looked up in a sharded LRU cache;
-// on a miss one storage read fills it. A "live" answer is trusted for at
+// storage I/O. The token's SHA-256 is then looked up in a sharded cache
+// (CLOCK eviction, an LRU approximation, with a per-user index so that
+// ending a user's sessions costs O(that user's entries)); on a miss one
+// storage read fills it. A "live" answer is trusted for at
 // most [Config.RevocationTTL]; a revoked token is remembered (tombstone)
 // until its cookie would have expired anyway. Idle and absolute timeouts
 // are enforced from server-side state, and last activity is written at

@@ -175,6 +175,17 @@ func New(cfg Config) (*Manager, error) {
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
+		if bn, ok := unwrapStore(cfg.Store).(storage.BoundedNotifier); ok {
+			// The notifier's own bound is the staleness bound, and its
+			// failures are heard (storage.BoundedNotifier). Below the
+			// no-notifier TTL, re-reads would cost more than they buy: the
+			// notifier bounds staleness anyway.
+			setDefault(&m.cfg.RevocationTTL, min(max(bn.NotifyBound(), DefaultRevocationTTLNoNotify), DefaultRevocationTTL))
+			stop := bn.OnDeliveryError(func(err error) {
+				m.cfg.Logger.Error("session: revocation notifier cannot deliver; revocation cache emptied", "err", err)
+			})
+			m.unsubscribe = func() { stop(); unsub() }
+		}
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
 		tel.subscribed(false)
@@ -239,98 +250,129 @@ func (m *Manager) Close() error {
 // timeouts, and the throttled last-activity write. It returns the session
 // at any level, including one pending its second factor.
 func (m *Manager) Check(r *http.Request) (*Session, error) {
-	s, _, err := m.check(r)
-	return s, err
-}
-
-// check is Check that also reports which key sealed the cookie.
-func (m *Manager) check(r *http.Request) (*Session, int, error) {
 	value, ok := cookieValue(r.Header, m.cfg.CookieName)
 	if !ok || value == "" {
-		return nil, 0, ErrNoSession
+		return nil, ErrNoSession
 	}
-	var p payload
-	keyIdx, err := m.codec.decode(value, &p)
+	rs := new(requestSession)
+	_, err := m.check(r, value, &rs.p, &rs.s)
+	clear(rs.p.token[:])
 	if err != nil {
-		return nil, 0, err
+		return nil, err
+	}
+	return &rs.s, nil
+}
+
+// requestSession is the one allocation an authenticated request costs the
+// middleware: the decoded cookie, the Session handed to the handler, and
+// the request context that carries it (no context.WithValue on top). The
+// raw token is wiped from p once the middleware is done with it, so that a
+// Session kept by the application does not keep the credential in memory.
+type requestSession struct {
+	context.Context
+	s Session
+	p payload
+}
+
+// Value returns the request's *Session for ctxKey{}, else asks the parent.
+func (rs *requestSession) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &rs.s
+	}
+	return rs.Context.Value(key)
+}
+
+// String describes the context without printing the session, as
+// context.WithValue's does.
+func (rs *requestSession) String() string {
+	parent := "context"
+	if s, ok := rs.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithValue(session.ctxKey, *session.Session)"
+}
+
+// check validates the cookie value, decoding it into p, and fills s. It
+// reports which key sealed the cookie. On a cache hit it allocates nothing
+// beyond what securecookie's decoding does.
+func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (int, error) {
+	keyIdx, err := m.codec.decode(value, p)
+	if err != nil {
+		return 0, err
 	}
 	now := m.cfg.Clock()
 	nowNS := now.UnixNano()
 	if now.Unix() >= p.expiresAt {
-		return nil, 0, ErrExpired
+		return 0, ErrExpired
 	}
 	h := storage.HashToken(p.token[:])
-	e, gen := m.cache.get(h, nowNS)
-	if e == nil || (e.sess != nil && nowNS >= e.validUntil) {
+	uh := m.cache.userHash(p.userID)
+	var c cachedSession
+	found, gen := m.cache.getSession(h, &c)
+	if !found || (c.kind == kindSession && nowNS >= c.validUntil) {
 		m.tel.miss(&h)
-		if e, err = m.fill(r.Context(), h, &p, gen, now); err != nil {
-			return nil, 0, err
+		if err := m.fill(r.Context(), h, uh, gen, now, &c); err != nil {
+			return 0, err
 		}
 	} else {
 		m.tel.hit(&h)
 	}
-	if e.sess == nil {
-		return nil, 0, ErrRevoked
-	}
-	s := e.sess
-	if s.UserID != p.userID {
+	if c.kind != kindSession || c.userHash != uh {
 		// A MAC-valid cookie whose token belongs to another user cannot
 		// be produced without the keys; refuse it all the same.
-		return nil, 0, ErrRevoked
+		return 0, ErrRevoked
 	}
-	if !now.Before(s.ExpiresAt) || nowNS-e.lastSeen.Load() > int64(m.cfg.IdleTimeout) {
-		return nil, 0, ErrExpired
+	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(m.cfg.IdleTimeout) {
+		return 0, ErrExpired
 	}
-	if nowNS-e.lastSeen.Load() >= int64(m.cfg.TouchInterval) && e.touching.CompareAndSwap(false, true) {
-		err := m.touch(r, h, e, now)
-		e.touching.Store(false)
-		if err != nil {
-			return nil, 0, err
+	if nowNS-c.lastSeen >= int64(m.cfg.TouchInterval) && m.cache.startTouch(h) {
+		if err := m.touch(r, h, p.userID, now); err != nil {
+			return 0, err
 		}
 	}
-	return s, keyIdx, nil
+	c.session(h, p.userID, s)
+	return keyIdx, nil
 }
 
-// fill reads the session for h from storage and caches the answer.
-func (m *Manager) fill(ctx context.Context, h storage.TokenHash, p *payload, gen uint64, now time.Time) (*entry, error) {
+// fill reads the session for h from storage into c and caches it (a
+// tombstone if there is none).
+func (m *Manager) fill(ctx context.Context, h storage.TokenHash, userHash, gen uint64, now time.Time, c *cachedSession) error {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StorageTimeout)
 	defer cancel()
 	st, err := m.cfg.Store.GetSession(ctx, h)
 	if errors.Is(err, storage.ErrNotFound) {
-		e := &entry{userID: p.userID}
-		m.cache.fill(h, e, gen)
-		return e, nil
+		*c = cachedSession{kind: kindTombstone, userHash: userHash}
+		m.cache.fillSession(h, c, gen)
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := &entry{
-		sess:       sessionFromStorage(st),
-		userID:     st.UserID,
-		validUntil: now.Add(m.revocationTTL).UnixNano(),
+	var ok bool
+	if *c, ok = newCachedSession(st, m.cache.userHash(st.UserID), now.Add(m.revocationTTL).UnixNano()); ok {
+		m.cache.fillSession(h, c, gen)
 	}
-	e.lastSeen.Store(st.LastSeenAt.UnixNano())
-	e.promotedAt.Store(now.UnixNano())
-	m.cache.fill(h, e, gen)
-	return e, nil
+	return nil
 }
 
-// touch records activity for the session, at most once per TouchInterval.
-// A session that vanished meanwhile (revoked elsewhere) is refused.
-func (m *Manager) touch(r *http.Request, h storage.TokenHash, e *entry, now time.Time) error {
+// touch records activity for the session, at most once per TouchInterval
+// (the caller claimed it with startTouch). A session that vanished
+// meanwhile (revoked elsewhere) is refused.
+func (m *Manager) touch(r *http.Request, h storage.TokenHash, userID string, now time.Time) error {
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
 	err := m.cfg.Store.TouchSession(ctx, h, m.activity(ctx, r, now))
 	switch {
 	case err == nil:
-		e.lastSeen.Store(now.UnixNano())
+		m.cache.endTouch(h, now.UnixNano())
 		return nil
 	case errors.Is(err, storage.ErrNotFound):
-		m.cache.tombstone(h, e.userID)
+		m.cache.tombstone(h, userID)
 		return ErrRevoked
 	default:
 		// The revocation state was established within RevocationTTL; a
 		// failed activity write grants nothing new. Retry next request.
+		m.cache.endTouch(h, 0)
 		m.cfg.Logger.Warn("session: recording activity failed", "err", err)
 		return nil
 	}
@@ -356,18 +398,23 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			crossOriginDenied(w, r)
 			return
 		}
-		s, keyIdx, err := m.check(r)
+		value, ok := cookieValue(r.Header, m.cfg.CookieName)
+		if !ok || value == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rs := &requestSession{Context: r.Context()}
+		keyIdx, err := m.check(r, value, &rs.p, &rs.s)
 		switch {
 		case err == nil:
 			h := w.Header()
 			h["Cache-Control"] = m.noStore
 			h["Vary"] = m.vary
 			if keyIdx != 0 {
-				m.reissue(w, r, s)
+				m.reissue(w, &rs.p, rs.s.tokenHash)
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
-		case errors.Is(err, ErrNoSession):
-			next.ServeHTTP(w, r)
+			clear(rs.p.token[:])
+			next.ServeHTTP(w, r.WithContext(rs))
 		case errors.Is(err, ErrUnavailable):
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
 			m.tel.failClosed.Add(r.Context(), 1)
@@ -388,22 +435,14 @@ func (m *Manager) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "Sessions cannot be checked right now. Please try again shortly.")
 }
 
-// reissue re-seals a cookie that an older key sealed under the newest key,
-// at most once per TouchInterval per session. The payload, and so the
-// absolute expiry, is unchanged.
-func (m *Manager) reissue(w http.ResponseWriter, r *http.Request, s *Session) {
-	e, _ := m.cache.get(s.tokenHash, 0)
-	now := m.cfg.Clock().UnixNano()
-	if e == nil || now-e.reissuedAt.Load() < int64(m.cfg.TouchInterval) {
+// reissue re-seals a cookie (payload p, token hash h) that an older key
+// sealed under the newest key, at most once per TouchInterval per session.
+// The payload, and so the absolute expiry, is unchanged.
+func (m *Manager) reissue(w http.ResponseWriter, p *payload, h storage.TokenHash) {
+	if !m.cache.claimReissue(h, m.cfg.Clock().UnixNano(), int64(m.cfg.TouchInterval)) {
 		return
 	}
-	e.reissuedAt.Store(now)
-	value, _ := cookieValue(r.Header, m.cfg.CookieName)
-	var p payload
-	if _, err := m.codec.decode(value, &p); err != nil {
-		return
-	}
-	if err := m.setCookie(w, &p); err != nil {
+	if err := m.setCookie(w, p); err != nil {
 		m.cfg.Logger.Warn("session: re-issuing cookie under the newest key failed", "err", err)
 	}
 }

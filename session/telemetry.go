@@ -294,6 +294,15 @@ func (t *telemetry) notifierHealth() NotifierHealth {
 	return NotifierHealth{Supported: n.supported, Live: n.live, DownSince: n.downSince, Resets: n.resets}
 }
 
+// unwrapStore returns the store that an otelstore.Store wraps, so that
+// optional interfaces of the backend (storage.BoundedNotifier) are found.
+func unwrapStore(s storage.Store) storage.Store {
+	if w, ok := s.(*otelstore.Store); ok {
+		return w.Unwrap()
+	}
+	return s
+}
+
 // instrumentStore wraps cfg.Store with otelstore unless it already is.
 func instrumentStore(cfg *Config) error {
 	if _, ok := cfg.Store.(*otelstore.Store); ok {

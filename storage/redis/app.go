@@ -124,9 +124,10 @@ func (s *Store) CreateAppGrant(ctx context.Context, g *storage.AppGrant) error {
 	if f.err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, f.err)
 	}
-	n, err := s.scripts.createAppGrant.Run(ctx, s.client, nil, f.args...).Int()
+	keys := []string{s.key("g", g.TokenHash.String()), s.key("gi", g.ID), s.key("ug", g.UserID)}
+	n, err := s.scripts.createAppGrant.Run(ctx, s.client, keys, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -138,12 +139,12 @@ func (s *Store) CreateAppGrant(ctx context.Context, g *storage.AppGrant) error {
 func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.AppGrant, error) {
 	const op = "get app grant"
 	hexHash := h.String()
-	v, err := s.scripts.getAppGrant.Run(ctx, s.client, nil, s.prefix, hexHash).Slice()
+	v, err := s.scripts.getAppGrant.Run(ctx, s.client, []string{s.key("g", hexHash)}, s.prefix, hexHash).Slice()
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	g, err := decodeGrant(hexHash, v)
 	if err != nil {
@@ -156,9 +157,9 @@ func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.
 // index entries whose grant is gone.
 func (s *Store) ListAppGrants(ctx context.Context, userID string) ([]storage.AppGrant, error) {
 	const op = "list app grants"
-	rows, err := s.scripts.listAppGrants.Run(ctx, s.client, nil, s.prefix, userID).Slice()
+	rows, err := s.scripts.listAppGrants.Run(ctx, s.client, []string{s.key("ug", userID)}, s.prefix, userID).Slice()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	out := make([]storage.AppGrant, 0, len(rows))
 	for _, row := range rows {
@@ -184,9 +185,9 @@ func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.touchAppGrant.Run(ctx, s.client, nil, s.prefix, h.String(), atv).Int()
+	n, err := s.scripts.touchAppGrant.Run(ctx, s.client, []string{s.key("g", h.String())}, s.prefix, h.String(), atv).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -198,14 +199,14 @@ func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.
 // script, which publishes the revocation.
 func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage.AppGrant, error) {
 	const op = "revoke app grant"
-	reply, err := s.scripts.revokeAppGrant.Run(ctx, s.client, nil, s.prefix, userID, id).Result()
+	cmd, err := s.durableScript(ctx, s.scripts.revokeAppGrant, []string{s.key("ug", userID)}, s.prefix, userID, id)
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
-	g, err := decodeHashedGrant(reply)
+	g, err := decodeHashedGrant(cmd.Val())
 	if err != nil {
 		return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
@@ -215,9 +216,14 @@ func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage
 // RevokeUserAppGrants implements [storage.AppGrantStore] in one script
 // that publishes one notice.
 func (s *Store) RevokeUserAppGrants(ctx context.Context, userID string) (int, error) {
-	n, err := s.scripts.revokeUserAppGrants.Run(ctx, s.client, nil, s.prefix, userID).Int()
+	const op = "revoke user app grants"
+	cmd, err := s.durableScript(ctx, s.scripts.revokeUserAppGrants, []string{s.key("ug", userID)}, s.prefix, userID)
 	if err != nil {
-		return 0, wrapErr(ctx, "revoke user app grants", err)
+		return 0, s.wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
+	if err != nil {
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	return n, nil
 }

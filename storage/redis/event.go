@@ -64,9 +64,10 @@ func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	id, err := s.scripts.appendEvent.Run(ctx, s.client, nil, s.prefix, e.UserID, e.At.UnixMicro(), payload).Int64()
+	keys := []string{s.prefix + "eid", s.key("ue", e.UserID), s.prefix + "et"}
+	id, err := s.scripts.appendEvent.Run(ctx, s.client, keys, s.prefix, e.UserID, e.At.UnixMicro(), payload).Int64()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	e.ID = id
 	return nil
@@ -86,7 +87,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 		Max: hi, Min: "-inf", Count: int64(limit),
 	}).Result()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	out := make([]storage.Event, 0, len(members))
 	for _, m := range members {
@@ -106,9 +107,9 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error
 	bound := "(" + strconv.FormatInt(t.UnixMicro(), 10)
 	total := 0
 	for {
-		r, err := s.scripts.deleteEventsBefore.Run(ctx, s.client, nil, s.prefix, bound, sweepBatch).Int64Slice()
+		r, err := s.scripts.deleteEventsBefore.Run(ctx, s.client, []string{s.prefix + "et"}, s.prefix, bound, sweepBatch).Int64Slice()
 		if err != nil {
-			return total, wrapErr(ctx, op, err)
+			return total, s.wrapErr(ctx, op, err)
 		}
 		if len(r) != 2 {
 			return total, fmt.Errorf("storage/redis: %s: bad reply", op)

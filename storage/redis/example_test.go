@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -62,5 +63,38 @@ func Example() {
 	// expired by TTL do not pile up.
 	if _, err := store.DeleteExpiredSessions(ctx, time.Now()); err != nil {
 		log.Fatal(err)
+	}
+}
+
+// A Redis Cluster opens from go-redis' cluster URL form: seed nodes as addr
+// parameters. Every key of the store shares the hash tag {myapp:}.
+// (Not run by go test: it needs a cluster.)
+func ExampleOpen_cluster() {
+	ctx := context.Background()
+	store, err := redis.Open(ctx, "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000",
+		redis.Options{Prefix: "myapp:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+}
+
+// A Sentinel-managed primary opens from go-redis' failover URL form. Every
+// revocation waits for one replica (the default on Sentinel), so a failover
+// cannot bring a revoked session back; when no replica acknowledges in
+// time the call fails with ErrNotReplicated. (Not run by go test: it needs
+// a Sentinel set.)
+func ExampleOpen_sentinel() {
+	ctx := context.Background()
+	store, err := redis.Open(ctx, "redis://10.0.0.1:26379?master_name=sessions&addr=10.0.0.2:26379&addr=10.0.0.3:26379",
+		redis.Options{Prefix: "myapp:", ReplicaTimeout: 500 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	_, err = store.RevokeUserSessions(ctx, "user-42", storage.TokenHash{})
+	if errors.Is(err, redis.ErrNotReplicated) {
+		fmt.Println("not yet safe from a failover: tell the user to try again")
 	}
 }

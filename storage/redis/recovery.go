@@ -8,37 +8,45 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// ReplaceRecoveryCodes implements [storage.RecoveryCodeStore]: DEL and SADD
-// in one MULTI transaction, so old codes stop working the moment the new
-// ones exist.
+// luaReplaceRecoveryCodes replaces the set KEYS[1] with the members
+// ARGV[2..], so old codes stop working the moment the new ones exist.
+const luaReplaceRecoveryCodes = `
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then redis.call('SADD', KEYS[1], unpack(ARGV, 2)) end
+return 1
+`
+
+// ReplaceRecoveryCodes implements [storage.RecoveryCodeStore] in one
+// script, so old codes stop working the moment the new ones exist. It
+// waits for [Options.MinReplicas] replicas: a failover cannot bring the
+// old codes back.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []storage.TokenHash) error {
-	k := s.key("rc", userID)
-	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, k)
-		if len(hashes) > 0 {
-			members := make([]any, len(hashes))
-			for i, h := range hashes {
-				members[i] = h.String()
-			}
-			p.SAdd(ctx, k, members...)
-		}
-		return nil
-	})
-	if err != nil {
-		return wrapErr(ctx, "replace recovery codes", err)
+	args := make([]any, 1, 1+len(hashes))
+	args[0] = s.prefix
+	for _, h := range hashes {
+		args = append(args, h.String())
+	}
+	if _, err := s.durableScript(ctx, s.scripts.replaceRecoveryCodes, []string{s.key("rc", userID)}, args...); err != nil {
+		return s.wrapErr(ctx, "replace recovery codes", err)
 	}
 	return nil
 }
 
 // ConsumeRecoveryCode implements [storage.RecoveryCodeStore] with one SREM:
-// of concurrent calls with the same code, exactly one removes it.
+// of concurrent calls with the same code, exactly one removes it. It waits
+// for [Options.MinReplicas] replicas: a failover cannot bring the code
+// back.
 func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storage.TokenHash) error {
 	const op = "consume recovery code"
-	n, err := s.client.SRem(ctx, s.key("rc", userID), h.String()).Result()
+	var cmd *goredis.IntCmd
+	err := s.durable(ctx, func(p goredis.Pipeliner) error {
+		cmd = p.SRem(ctx, s.key("rc", userID), h.String())
+		return nil
+	})
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
-	if n == 0 {
+	if cmd.Val() == 0 {
 		return notFound(op)
 	}
 	return nil
@@ -48,7 +56,7 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storag
 func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
 	n, err := s.client.SCard(ctx, s.key("rc", userID)).Result()
 	if err != nil {
-		return 0, wrapErr(ctx, "count recovery codes", err)
+		return 0, s.wrapErr(ctx, "count recovery codes", err)
 	}
 	return int(n), nil
 }

@@ -153,17 +153,21 @@ func TestNewRefusesBadClients(t *testing.T) {
 	tests := []struct {
 		name   string
 		client goredis.UniversalClient
+		prefix string
 	}{
-		{"a nil client is refused", nil},
-		{"a cluster client is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})},
-		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})},
+		{"a nil client is refused", nil, ""},
+		{"a prefix holding a brace is refused on a cluster", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), "app{1}:"},
+		{"a cluster client that reads from replicas is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true}), ""},
+		{"a cluster client that routes by latency is refused", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true}), ""},
+		{"a Sentinel cluster client (reads from replicas) is refused", goredis.NewFailoverClusterClient(&goredis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}), ""},
+		{"a ring client is refused", goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.client != nil {
 				defer tt.client.Close()
 			}
-			s, err := redis.New(tt.client, redis.Options{})
+			s, err := redis.New(tt.client, redis.Options{Prefix: tt.prefix})
 			if err == nil || !strings.HasPrefix(err.Error(), "storage/redis: ") {
 				t.Errorf("got %v, %v; want a storage/redis error", s, err)
 			}
@@ -180,6 +184,17 @@ func TestOpenErrors(t *testing.T) {
 		{"a URL of another scheme is refused", "http://127.0.0.1:6379"},
 		{"an unparsable URL is refused without echoing its password", "redis://user:s3cret@[::1"},
 		{"a server that does not answer is an error", "redis://user:s3cret@127.0.0.1:1/0"},
+		{"a cluster that does not answer is an error", "redis://user:s3cret@127.0.0.1:1?addr=127.0.0.1:2"},
+		{"a Sentinel that does not answer is an error", "redis://user:s3cret@127.0.0.1:1?master_name=m"},
+		{"an empty master name is refused", "redis://user:s3cret@127.0.0.1:26379?master_name="},
+		{"a database other than 0 on a cluster is refused", "redis://user:s3cret@127.0.0.1:7001/2?addr=127.0.0.1:7002"},
+		{"a db parameter on a cluster is refused", "redis://user:s3cret@127.0.0.1:7001?addr=127.0.0.1:7002&db=1"},
+		{"reading from Sentinel replicas is refused", "redis://user:s3cret@127.0.0.1:26379?master_name=m&replica_only=true"},
+		{"reading from cluster replicas is refused", "redis://user:s3cret@127.0.0.1:7001?addr=127.0.0.1:7002&read_only=true"},
+		{"routing cluster reads by latency is refused", "redis://user:s3cret@127.0.0.1:7001?addr=127.0.0.1:7002&route_by_latency=true"},
+		{"an unparsable cluster address is refused", "redis://user:s3cret@127.0.0.1:7001?addr=nonsense"},
+		{"an unknown parameter is refused", "redis://user:s3cret@127.0.0.1:6379?no_such_option=1"},
+		{"a failover URL of another scheme is refused", "http://user:s3cret@127.0.0.1:26379?master_name=m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,5 +243,60 @@ func TestCancelledContextIsReported(t *testing.T) {
 	_, err := f.store.GetSession(ctx, storage.HashToken([]byte("x")))
 	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "storage/redis: ") {
 		t.Errorf("got %v, want a storage/redis error wrapping context.Canceled", err)
+	}
+}
+
+func TestOpenAcceptsEveryTopologyURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  string
+		edit func(string) string
+	}{
+		{"a single server URL opens a store", envURL, nil},
+		{"a cluster URL (go-redis' form, with addr parameters) opens a store", envClusterURL, nil},
+		{"a URL of one cluster node without addr parameters opens a cluster store", envClusterURL, func(u string) string {
+			base, _, _ := strings.Cut(u, "?")
+			return base
+		}},
+		{"a Sentinel URL (go-redis' failover form, with master_name) opens a store", envSentinelURL, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := os.Getenv(tt.env)
+			if u == "" {
+				t.Skipf("%s is not set: no server to open", tt.env)
+			}
+			if tt.edit != nil {
+				u = tt.edit(u)
+			}
+			prefix := "sgtest:" + rand.Text() + ":"
+			s, err := redis.Open(t.Context(), u, redis.Options{Prefix: prefix})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			ctx := t.Context()
+			x := newSession("open", time.Now(), time.Hour)
+			mustCreate(t, s, x)
+			if tt.env == envClusterURL {
+				// The store must use the cluster layout: its keys carry
+				// the prefix as their hash tag.
+				c := clusterTopology.client(t)
+				if n, err := c.Exists(ctx, "{"+prefix+"}s:"+x.TokenHash.String()).Result(); err != nil || n != 1 {
+					t.Errorf("EXISTS of the tagged session key: got %d, %v; want 1", n, err)
+				}
+			}
+			if _, err := s.RevokeUserSessions(ctx, "open", storage.TokenHash{}); err != nil {
+				t.Fatalf("RevokeUserSessions: %v", err)
+			}
+			if _, err := s.GetSession(ctx, x.TokenHash); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("GetSession after the revocation: got %v, want ErrNotFound", err)
+			}
+			if _, err := s.ListEvents(ctx, "open", 0, 1); err != nil {
+				t.Errorf("ListEvents: %v", err)
+			}
+		})
 	}
 }

@@ -1,13 +1,25 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // scripts are the store's Lua scripts. Each runs atomically on the server
-// (EVALSHA, falling back to EVAL once per server). ARGV[1] is always the
-// key prefix; the scripts build every key from it, which is why the store
-// needs all its keys on one server.
+// (EVALSHA, falling back to EVAL once per server).
+//
+// Every script declares in KEYS the keys it touches whose names are known
+// before it runs (go-redis routes a script on a cluster by KEYS[1]). The
+// keys a script finds through stored data (the sessions an index names,
+// the user of an expired sweep entry) are built inside it from ARGV[1], the
+// key root, exactly as the declared ones are. Every key of a store starts
+// with the same root, and on a cluster the root is the store's hash tag
+// ("{" + prefix + "}"), so every key a script touches, declared or found,
+// lives in the one hash slot of its KEYS[1]: every script stays atomic on a
+// cluster.
 type scripts struct {
-	createSession, getSession, listSessions, touchSession, rotateSession,
+	createSession, getSession, getSessionSlow, listSessions, touchSession, rotateSession,
 	revokeSession, revokeUserSessions, deleteExpiredSessions *goredis.Script
 
 	putPendingTOTP, confirmTOTP, acceptTOTPStep, updateTOTPSecret *goredis.Script
@@ -16,13 +28,24 @@ type scripts struct {
 	revokeAppGrant, revokeUserAppGrants *goredis.Script
 
 	appendEvent, deleteEventsBefore *goredis.Script
+
+	replaceRecoveryCodes *goredis.Script
 }
 
-func newScripts() scripts {
-	s := func(body string) *goredis.Script { return goredis.NewScript(luaPrelude + body) }
+// newScripts returns the scripts. On a cluster they publish notices with
+// SPUBLISH (sharded pub/sub: the notice goes to the subscribers of the
+// shard that owns the channel's slot, which is the store's slot), else
+// with PUBLISH.
+func newScripts(cluster bool) scripts {
+	prelude := luaPrelude
+	if cluster {
+		prelude = strings.Replace(prelude, "redis.call('PUBLISH'", "redis.call('SPUBLISH'", 1)
+	}
+	s := func(body string) *goredis.Script { return goredis.NewScript(prelude + body) }
 	return scripts{
 		createSession:         s(luaCreateSession),
-		getSession:            s(luaGetSession),
+		getSession:            goredis.NewScript(luaGetSession),
+		getSessionSlow:        s(luaGetSessionSlow),
 		listSessions:          s(luaListSessions),
 		touchSession:          s(luaTouchSession),
 		rotateSession:         s(luaRotateSession),
@@ -44,6 +67,8 @@ func newScripts() scripts {
 
 		appendEvent:        s(luaAppendEvent),
 		deleteEventsBefore: s(luaDeleteEventsBefore),
+
+		replaceRecoveryCodes: s(luaReplaceRecoveryCodes),
 	}
 }
 
@@ -128,6 +153,20 @@ local function liveGrant(hex)
 		return nil
 	end
 	return v
+end
+
+-- repack rewrites the packed copy of session key k's fields (field 'p',
+-- see packedField in session.go), or removes it if a field holds a NUL.
+local function repack(k)
+	local v = redis.call('HMGET', k, unpack(SF))
+	for i = 1, #v do
+		if not v[i] then v[i] = '' end
+		if string.find(v[i], '\0', 1, true) then
+			redis.call('HDEL', k, 'p')
+			return
+		end
+	end
+	redis.call('HSET', k, 'p', table.concat(v, '\0'))
 end
 
 local function publish(hex, user)

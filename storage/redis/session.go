@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -47,9 +48,30 @@ putSession(hex, handle, user, ARGV[5], ARGV[6], 7)
 return 1
 `
 
+// luaGetSession returns a live session's packed copy (see packedField):
+// one bulk reply that the client slices without a copy per field. It is
+// the cache-miss path of every request, so it stands alone, without the
+// prelude (whose tables and closures every call would build), and reads
+// three fields, not seventeen: KEYS[1] is the session key, ARGV[1] the key
+// root, ARGV[2] the token hash. It returns 0, and changes nothing, when
+// the session key exists but its user's index does not name it, or it has
+// no packed copy (written by an earlier version, or a field holds a NUL
+// byte); the caller then runs luaGetSessionSlow.
 const luaGetSession = `
+local v = redis.call('HMGET', KEYS[1], 'user', 'handle', 'p')
+if not v[1] then return false end
+if redis.call('HGET', ARGV[1]..'us:'..v[1], v[2]) ~= ARGV[2] or not v[3] then return 0 end
+return v[3]
+`
+
+// luaGetSessionSlow returns a live session's fields as an array, and
+// deletes a session that its user's index does not name (allowlist
+// semantics, see liveSession). It adds the packed copy to a session
+// written by an earlier version, so the next read takes the fast path.
+const luaGetSessionSlow = `
 local v = liveSession(ARGV[2])
 if not v then return false end
+repack(P..'s:'..ARGV[2])
 return v
 `
 
@@ -73,9 +95,13 @@ end
 return out
 `
 
+// luaTouchSession replaces the activity fields and rebuilds the packed
+// copy (see packedField).
 const luaTouchSession = `
 if not liveSession(ARGV[2]) then return 0 end
-redis.call('HSET', P..'s:'..ARGV[2], unpack(ARGV, 3))
+local k = P..'s:'..ARGV[2]
+redis.call('HSET', k, unpack(ARGV, 3))
+repack(k)
 return 1
 `
 
@@ -165,8 +191,37 @@ end
 return #ms
 `
 
-// sessionArgs returns the HSET pairs of every field of x.
+// packedField is the session hash field that holds a copy of all the
+// other fields, in SF order, joined by NUL bytes: the one value that
+// GetSession reads. It is absent when a field holds a NUL byte (and from
+// sessions written by earlier versions until their first read); every
+// write of the fields rewrites it (sessionArgs, the prelude's repack).
+const packedField = "p"
+
+// sessionArgs returns the HSET pairs of every field of x, followed by the
+// packed copy of their values when no value holds a NUL byte.
 func sessionArgs(x *storage.Session) ([]any, error) {
+	args, err := sessionFieldArgs(x)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for i := 1; i < len(args); i += 2 {
+		v := args[i].(string)
+		if strings.IndexByte(v, 0) >= 0 {
+			return args, nil
+		}
+		if i > 1 {
+			b.WriteByte(0)
+		}
+		b.WriteString(v)
+	}
+	return append(args, packedField, b.String()), nil
+}
+
+// sessionFieldArgs returns the HSET pairs of every field of x, in SF
+// order.
+func sessionFieldArgs(x *storage.Session) ([]any, error) {
 	var f fields
 	f.str("user", x.UserID)
 	f.str("handle", x.Handle)
@@ -195,42 +250,88 @@ func activityArgs(f *fields, a storage.Activity) {
 	f.str("cc", a.Location.CountryCode)
 }
 
-// decodeSession reads a session from its token hash (hex) and its fields
-// in SF order.
-func decodeSession(hexHash string, v values) (*storage.Session, error) {
-	h, err := storage.ParseTokenHash(hexHash)
-	if err != nil {
-		return nil, errors.New("bad stored token hash")
+// sessionFields are the stored fields of a session, in SF order; a
+// missing field is "".
+type sessionFields [sfCount]string
+
+// splitFields splits the reply of luaGetSession into f, and reports
+// whether it held exactly sfCount fields. The fields are substrings of
+// joined: no copy.
+func splitFields(joined string, f *sessionFields) bool {
+	for i := range f {
+		if i == len(f)-1 {
+			if strings.IndexByte(joined, 0) >= 0 {
+				return false
+			}
+			f[i] = joined
+			return true
+		}
+		j := strings.IndexByte(joined, 0)
+		if j < 0 {
+			return false
+		}
+		f[i], joined = joined[:j], joined[j+1:]
 	}
+	return false
+}
+
+// fieldsOf copies a script reply of session fields (SF order) into f.
+func fieldsOf(v values, f *sessionFields) error {
 	if len(v) != sfCount {
-		return nil, fmt.Errorf("bad session reply: %d fields", len(v))
+		return fmt.Errorf("bad session reply: %d fields", len(v))
 	}
-	r := reader{v: v}
+	for i := range f {
+		f[i] = v.str(i)
+	}
+	return nil
+}
+
+// decodeSession reads the session with token hash h from its fields.
+func decodeSession(h storage.TokenHash, f *sessionFields) (*storage.Session, error) {
+	var err error
+	tm := func(i int) time.Time {
+		t, e := decodeTime(f[i])
+		if e != nil && err == nil {
+			err = e
+		}
+		return t
+	}
+	level := 0
+	if f[sfLevel] != "" {
+		n, e := strconv.Atoi(f[sfLevel])
+		if e != nil {
+			return nil, errors.New("bad stored integer")
+		}
+		level = n
+	}
 	x := &storage.Session{
 		TokenHash:  h,
-		UserID:     r.str(sfUser),
-		Handle:     r.str(sfHandle),
-		CreatedAt:  r.time(sfCreated),
-		ExpiresAt:  r.time(sfExpires),
-		AuthLevel:  storage.AuthLevel(r.int64(sfLevel)),
-		AuthAt:     r.time(sfAuthAt),
-		LastSeenAt: r.time(sfSeen),
-		LastSeenIP: r.str(sfIP),
-		UserAgent:  r.str(sfUA),
+		UserID:     f[sfUser],
+		Handle:     f[sfHandle],
+		CreatedAt:  tm(sfCreated),
+		ExpiresAt:  tm(sfExpires),
+		AuthLevel:  storage.AuthLevel(level),
+		AuthAt:     tm(sfAuthAt),
+		LastSeenAt: tm(sfSeen),
+		LastSeenIP: f[sfIP],
+		UserAgent:  f[sfUA],
 		Device: storage.Device{
-			Browser:        r.str(sfBrowser),
-			BrowserVersion: r.str(sfBrowserVersion),
-			OS:             r.str(sfOS),
-			Type:           r.str(sfDeviceType),
+			Browser:        f[sfBrowser],
+			BrowserVersion: f[sfBrowserVersion],
+			OS:             f[sfOS],
+			Type:           f[sfDeviceType],
 		},
 		Location: storage.Location{
-			City:        r.str(sfCity),
-			Region:      r.str(sfRegion),
-			Country:     r.str(sfCountry),
-			CountryCode: r.str(sfCountryCode),
+			City:        f[sfCity],
+			Region:      f[sfRegion],
+			Country:     f[sfCountry],
+			CountryCode: f[sfCountryCode],
 		},
 	}
-	return x, r.err
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // decodeHashedSession reads a script reply that is a token hash followed
@@ -241,7 +342,15 @@ func decodeHashedSession(reply any) (*storage.Session, error) {
 		return nil, fmt.Errorf("bad session reply %T", reply)
 	}
 	hexHash, _ := v[0].(string)
-	return decodeSession(hexHash, v[1:])
+	h, err := storage.ParseTokenHash(hexHash)
+	if err != nil {
+		return nil, errors.New("bad stored token hash")
+	}
+	var f sessionFields
+	if err := fieldsOf(v[1:], &f); err != nil {
+		return nil, err
+	}
+	return decodeSession(h, &f)
 }
 
 // ttl returns how long the keys of a session expiring at expires live,
@@ -277,9 +386,10 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.createSession.Run(ctx, s.client, nil, append([]any{s.prefix}, args...)...).Int()
+	keys := []string{s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
+	n, err := s.scripts.createSession.Run(ctx, s.client, keys, append([]any{s.prefix}, args...)...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -287,18 +397,36 @@ func (s *Store) CreateSession(ctx context.Context, x *storage.Session) error {
 	return nil
 }
 
-// GetSession implements [storage.SessionStore] in one round trip.
+// GetSession implements [storage.SessionStore] in one round trip: one
+// script that checks the session is live and returns its fields joined in
+// one string (a second round trip only for a session that must be deleted
+// or whose fields hold a NUL byte).
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
 	const op = "get session"
 	hexHash := h.String()
-	v, err := s.scripts.getSession.Run(ctx, s.client, nil, s.prefix, hexHash).Slice()
+	keys := []string{s.prefix + "s:" + hexHash}
+	var f sessionFields
+	reply, err := s.scripts.getSession.Run(ctx, s.client, keys, s.prefix, hexHash).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
-	x, err := decodeSession(hexHash, v)
+	if joined, ok := reply.(string); !ok || !splitFields(joined, &f) {
+		// Not named by its index, or a field holds a NUL byte.
+		v, err := s.scripts.getSessionSlow.Run(ctx, s.client, keys, s.prefix, hexHash).Slice()
+		if errors.Is(err, goredis.Nil) {
+			return nil, notFound(op)
+		}
+		if err != nil {
+			return nil, s.wrapErr(ctx, op, err)
+		}
+		if err := fieldsOf(v, &f); err != nil {
+			return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
+		}
+	}
+	x, err := decodeSession(h, &f)
 	if err != nil {
 		return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
@@ -309,9 +437,9 @@ func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.S
 // index entries whose session is gone.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Session, error) {
 	const op = "list sessions"
-	rows, err := s.scripts.listSessions.Run(ctx, s.client, nil, s.prefix, userID).Slice()
+	rows, err := s.scripts.listSessions.Run(ctx, s.client, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID).Slice()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	out := make([]storage.Session, 0, len(rows))
 	for _, row := range rows {
@@ -341,9 +469,9 @@ func (s *Store) TouchSession(ctx context.Context, h storage.TokenHash, a storage
 	if f.err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, f.err)
 	}
-	n, err := s.scripts.touchSession.Run(ctx, s.client, nil, f.args...).Int()
+	n, err := s.scripts.touchSession.Run(ctx, s.client, []string{s.key("s", h.String())}, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -361,9 +489,14 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, x *sto
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.rotateSession.Run(ctx, s.client, nil, append([]any{s.prefix, old.String()}, args...)...).Int()
+	keys := []string{s.key("s", old.String()), s.key("s", x.TokenHash.String()), s.key("h", x.Handle), s.key("us", x.UserID), s.prefix + "sx"}
+	cmd, err := s.durableScript(ctx, s.scripts.rotateSession, keys, append([]any{s.prefix, old.String()}, args...)...)
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
+	if err != nil {
+		return s.wrapErr(ctx, op, err)
 	}
 	switch n {
 	case 0:
@@ -378,14 +511,14 @@ func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, x *sto
 // which publishes the revocation.
 func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*storage.Session, error) {
 	const op = "revoke session"
-	reply, err := s.scripts.revokeSession.Run(ctx, s.client, nil, s.prefix, userID, handle).Result()
+	cmd, err := s.durableScript(ctx, s.scripts.revokeSession, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID, handle)
 	if errors.Is(err, goredis.Nil) {
 		return nil, notFound(op)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
-	x, err := decodeHashedSession(reply)
+	x, err := decodeHashedSession(cmd.Val())
 	if err != nil {
 		return nil, fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
@@ -401,9 +534,13 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except st
 	if !except.IsZero() {
 		exceptHex = except.String()
 	}
-	n, err := s.scripts.revokeUserSessions.Run(ctx, s.client, nil, s.prefix, userID, exceptHex).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.revokeUserSessions, []string{s.key("us", userID), s.prefix + "sx"}, s.prefix, userID, exceptHex)
 	if err != nil {
-		return 0, wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
+	if err != nil {
+		return 0, s.wrapErr(ctx, op, err)
 	}
 	return n, nil
 }
@@ -418,9 +555,9 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	limit := now.UnixMilli() // ExpiresAt scores are rounded up: never early
 	total := 0
 	for {
-		n, err := s.scripts.deleteExpiredSessions.Run(ctx, s.client, nil, s.prefix, limit, sweepBatch).Int()
+		n, err := s.scripts.deleteExpiredSessions.Run(ctx, s.client, []string{s.prefix + "sx"}, s.prefix, limit, sweepBatch).Int()
 		if err != nil {
-			return total, wrapErr(ctx, op, err)
+			return total, s.wrapErr(ctx, op, err)
 		}
 		total += n
 		if n < sweepBatch {

@@ -297,3 +297,49 @@ func TestDeleteExpiredSessionsLeavesNothingBehind(t *testing.T) {
 		t.Errorf("keys left after the sweep: got %v, want none", keys)
 	}
 }
+
+// TestGetSessionReturnsFieldsHoldingNULBytes covers the reply that does
+// not split into the right number of fields: GetSession must read such a
+// session whole, through the array reply.
+func TestGetSessionReturnsFieldsHoldingNULBytes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	x := newSession("nul", time.Now().Truncate(time.Millisecond), time.Hour)
+	x.UserAgent = "a\x00b\x00"
+	x.Location.City = "\x00"
+	mustCreate(t, f.store, x)
+	got, err := f.store.GetSession(t.Context(), x.TokenHash)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if got.UserAgent != x.UserAgent || got.Location.City != x.Location.City || got.Handle != x.Handle {
+		t.Errorf("got UA %q city %q handle %q, want %q %q %q", got.UserAgent, got.Location.City, got.Handle, x.UserAgent, x.Location.City, x.Handle)
+	}
+}
+
+// TestGetSessionReadsSessionsOfEarlierVersions covers data written before
+// the packed copy existed: such a session is read whole, and gains the
+// packed copy on that first read.
+func TestGetSessionReadsSessionsOfEarlierVersions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, redis.Options{})
+	ctx := t.Context()
+	x := newSession("old", time.Now().Truncate(time.Millisecond), time.Hour)
+	mustCreate(t, f.store, x)
+	key := f.prefix + "s:" + x.TokenHash.String()
+	if err := f.raw.HDel(ctx, key, "p").Err(); err != nil { // as an earlier version wrote it
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		got, err := f.store.GetSession(ctx, x.TokenHash)
+		if err != nil {
+			t.Fatalf("GetSession #%d: %v", i+1, err)
+		}
+		if got.Handle != x.Handle || got.UserAgent != x.UserAgent || !got.ExpiresAt.Equal(x.ExpiresAt) {
+			t.Errorf("GetSession #%d: got %+v, want %+v", i+1, got, x)
+		}
+		if ok, err := f.raw.HExists(ctx, key, "p").Result(); err != nil || !ok {
+			t.Errorf("after GetSession #%d: packed copy present: got %v, %v; want true", i+1, ok, err)
+		}
+	}
+}

@@ -21,6 +21,7 @@ const maxTxRetries = 1000
 // ReserveAttempt implements [storage.ThrottleStore]: it applies p.Next
 // (the same Go rule as every backend) inside a WATCH/MULTI optimistic
 // transaction, retried while another client changes the throttle first.
+// A reserved attempt waits for [Options.MinReplicas] replicas.
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	const op = "reserve attempt"
 	k := s.key("th", userID)
@@ -52,13 +53,15 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 				return err
 			}
 			out = next
-			return nil
+			// WAIT on the transaction's connection: a failover must not
+			// hand back attempts already spent.
+			return s.waitReplicas(ctx, tx)
 		}, k)
 		if errors.Is(err, goredis.TxFailedErr) {
 			continue
 		}
 		if err != nil {
-			return storage.Throttle{}, wrapErr(ctx, op, err)
+			return storage.Throttle{}, s.wrapErr(ctx, op, err)
 		}
 		if nextErr != nil {
 			return out, fmt.Errorf("storage/redis: %s: %w", op, nextErr)
@@ -72,7 +75,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
 	t, err := readThrottle(ctx, s.client, s.key("th", userID))
 	if err != nil {
-		return storage.Throttle{}, wrapErr(ctx, "get throttle", err)
+		return storage.Throttle{}, s.wrapErr(ctx, "get throttle", err)
 	}
 	return t, nil
 }
@@ -80,7 +83,7 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 // ResetAttempts implements [storage.ThrottleStore].
 func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	if err := s.client.Del(ctx, s.key("th", userID)).Err(); err != nil {
-		return wrapErr(ctx, "reset attempts", err)
+		return s.wrapErr(ctx, "reset attempts", err)
 	}
 	return nil
 }

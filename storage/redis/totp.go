@@ -63,9 +63,9 @@ func (s *Store) PutPendingTOTP(ctx context.Context, c *storage.TOTPCredential) e
 	if f.err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, f.err)
 	}
-	n, err := s.scripts.putPendingTOTP.Run(ctx, s.client, nil, f.args...).Int()
+	n, err := s.scripts.putPendingTOTP.Run(ctx, s.client, []string{s.key("t", c.UserID)}, f.args...).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return conflict(op)
@@ -78,7 +78,7 @@ func (s *Store) GetTOTP(ctx context.Context, userID string) (*storage.TOTPCreden
 	const op = "get totp"
 	v, err := s.client.HMGet(ctx, s.key("t", userID), "secret", "kid", "confirmed", "created", "confirmedat", "step").Result()
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, s.wrapErr(ctx, op, err)
 	}
 	if !values(v).exists(2) {
 		return nil, notFound(op)
@@ -106,9 +106,13 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at t
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
-	n, err := s.scripts.confirmTOTP.Run(ctx, s.client, nil, s.prefix, userID, strconv.FormatInt(step, 10), atv).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.confirmTOTP, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10), atv)
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
+	if err != nil {
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -120,9 +124,13 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at t
 // (RFC 6238 §5.2: a step is accepted at most once).
 func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) error {
 	const op = "accept totp step"
-	n, err := s.scripts.acceptTOTPStep.Run(ctx, s.client, nil, s.prefix, userID, strconv.FormatInt(step, 10)).Int()
+	cmd, err := s.durableScript(ctx, s.scripts.acceptTOTPStep, []string{s.key("t", userID)}, s.prefix, userID, strconv.FormatInt(step, 10))
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
+	}
+	n, err := cmd.Int()
+	if err != nil {
+		return s.wrapErr(ctx, op, err)
 	}
 	switch n {
 	case 0:
@@ -136,9 +144,9 @@ func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) e
 // UpdateTOTPSecret implements [storage.TOTPStore].
 func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []byte, keyID string) error {
 	const op = "update totp secret"
-	n, err := s.scripts.updateTOTPSecret.Run(ctx, s.client, nil, s.prefix, userID, secret, keyID).Int()
+	n, err := s.scripts.updateTOTPSecret.Run(ctx, s.client, []string{s.key("t", userID)}, s.prefix, userID, secret, keyID).Int()
 	if err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	if n == 0 {
 		return notFound(op)
@@ -149,7 +157,7 @@ func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []by
 // DeleteTOTP implements [storage.TOTPStore].
 func (s *Store) DeleteTOTP(ctx context.Context, userID string) error {
 	if err := s.client.Del(ctx, s.key("t", userID)).Err(); err != nil {
-		return wrapErr(ctx, "delete totp", err)
+		return s.wrapErr(ctx, "delete totp", err)
 	}
 	return nil
 }

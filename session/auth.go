@@ -79,7 +79,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	s := sessionFromStorage(st)
 	m.tel.sessionStarted(ctx, level)
 	m.log.record(ctx, Audit{Request: r}, s, userID, storage.EventSignedIn, level.String())
-	if m.cfg.MaxSessionsPerUser > 0 {
+	if m.cfg.MaxSessionsPerUser > 0 && level != storage.AuthPendingSecondFactor {
 		m.enforceSessionLimit(ctx, r, s)
 	}
 	return s, nil
@@ -89,6 +89,13 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 // sessions beyond Config.MaxSessionsPerUser, never the new session s, and
 // records a "session_ended_by_limit" event for each, naming it, with its
 // device. A failure is logged: the sign-in itself succeeded.
+//
+// It runs when a sign-in is complete (Login without a pending second
+// factor, or Elevate completing one), never for a sign-in that passed only
+// the password: someone who knows the password but lacks the second factor
+// must not be able to log the user's devices out. Sessions pending their
+// second factor are neither counted nor ended (they expire after
+// PendingTimeout).
 func (m *Manager) enforceSessionLimit(ctx context.Context, r *http.Request, s *Session) {
 	list, err := m.cfg.Store.ListSessions(ctx, s.UserID)
 	if err != nil {
@@ -99,7 +106,8 @@ func (m *Manager) enforceSessionLimit(ctx context.Context, r *http.Request, s *S
 	kept := 1             // s
 	for i := range list { // most recent activity first
 		st := &list[i]
-		if st.Handle == s.Handle || !now.Before(st.ExpiresAt) || now.Sub(st.LastSeenAt) > m.cfg.IdleTimeout {
+		if st.Handle == s.Handle || st.AuthLevel == storage.AuthPendingSecondFactor ||
+			!now.Before(st.ExpiresAt) || now.Sub(st.LastSeenAt) > m.cfg.IdleTimeout {
 			continue
 		}
 		if kept < m.cfg.MaxSessionsPerUser {
@@ -182,6 +190,8 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	s := sessionFromStorage(st)
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventReauthenticated, level.String())
+	} else if m.cfg.MaxSessionsPerUser > 0 {
+		m.enforceSessionLimit(ctx, r, s) // the sign-in completes now
 	}
 	return s, nil
 }

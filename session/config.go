@@ -179,12 +179,15 @@ type Config struct {
 	MaxBodyBytes int64
 
 	// MaxSessionsPerUser caps how many live sessions one user may hold.
-	// A sign-in beyond it ends the user's least recently used sessions
-	// (by last activity) until the cap holds, and records a
-	// "session_ended_by_limit" event naming each, which the user sees in
-	// the security log; the ended device's next request is refused as
-	// revoked. Under concurrent sign-ins of one user the cap holds once
-	// they have all returned. Default 0: no limit.
+	// A completed sign-in beyond it (Login, or for a user with a second
+	// factor the Elevate that completes it) ends the user's least
+	// recently used sessions (by last activity) until the cap holds, and
+	// records a "session_ended_by_limit" event naming each, which the
+	// user sees in the security log; the ended device's next request is
+	// refused as revoked. A sign-in that passed only the password ends
+	// nothing, and sessions pending their second factor do not count.
+	// Under concurrent sign-ins of one user the cap holds once they have
+	// all returned. Default 0: no limit.
 	MaxSessionsPerUser int
 
 	// MeterProvider receives the Manager's metrics (see the Metric

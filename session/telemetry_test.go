@@ -352,3 +352,32 @@ func TestCloseStopsObservations(t *testing.T) {
 		t.Errorf("sessionguard.notifier.live after Close: got %d, want no observation", got)
 	}
 }
+
+// Someone who knows the password but not the second factor cannot end
+// the user's sessions through the limit: only a completed sign-in does.
+func TestSessionLimitIgnoresPendingSignIns(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	m := newTestManager(t, newMemoryStore(t), clock, func(c *Config) { c.MaxSessionsPerUser = 1 })
+	first, _ := loginDirect(t, m, "alice")
+	pendingCookie := ""
+	for range 3 {
+		clock.Advance(time.Minute)
+		w := httptest.NewRecorder()
+		if _, err := m.Login(w, httptest.NewRequest("POST", "https://example.com/login", nil), "alice", storage.AuthPendingSecondFactor); err != nil {
+			t.Fatal(err)
+		}
+		pendingCookie = w.Result().Cookies()[0].Value
+	}
+	if _, err := m.Check(cookieRequest(m, first)); err != nil {
+		t.Fatalf("the signed-in session after three password-only sign-ins: got %v, want live", err)
+	}
+	// The last of them passes its second factor: now the limit applies.
+	r := cookieRequest(m, pendingCookie)
+	if _, err := m.Elevate(httptest.NewRecorder(), r, storage.AuthSecondFactor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Check(cookieRequest(m, first)); !errors.Is(err, ErrRevoked) {
+		t.Errorf("the older session after a completed sign-in beyond the limit: got %v, want ErrRevoked", err)
+	}
+}

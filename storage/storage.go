@@ -122,9 +122,10 @@ type Revocation struct {
 	// Reset means notices may have been lost: forget everything.
 	Reset bool
 	// CommittedAt is when the revocation was committed, by the clock of
-	// the client that committed it, so that a subscriber can measure how
-	// long the notice took to arrive. Zero when the backend does not say
-	// (and always for a Reset); subscribers must not rely on it for
-	// anything but measurement.
+	// the client or server that committed it, so that a subscriber can
+	// measure how long the notice took to arrive (clock skew between
+	// hosts included). Zero when the backend does not say (and always
+	// for a Reset); subscribers must not rely on it for anything but
+	// measurement.
 	CommittedAt time.Time
 }

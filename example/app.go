@@ -67,6 +67,7 @@ type app struct {
 	users  *userStore
 	pages  map[string]*template.Template
 	reveal *securecookie.SecureCookie
+	tel    *telemetry
 	// mux is the router Handler built, which notFound asks whether a path
 	// exists for another method.
 	mux         *http.ServeMux
@@ -102,6 +103,12 @@ func newApp(cfg appConfig) (_ *app, err error) {
 			a.Close()
 		}
 	}()
+	if a.tel, err = newTelemetry(); err != nil {
+		return nil, err
+	}
+	if store, err = a.tel.instrument(store); err != nil {
+		return nil, err
+	}
 	usersPath := ""
 	if persistent {
 		usersPath = filepath.Join(cfg.DataDir, "users.json")
@@ -125,6 +132,7 @@ func newApp(cfg appConfig) (_ *app, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Unauthenticated: http.HandlerFunc(a.unauthenticated),
 		ErrorHandler:    a.storageFailure,
+		MeterProvider:   a.tel.provider,
 	})
 	if err != nil {
 		return nil, err
@@ -159,6 +167,9 @@ func (a *app) Close() error {
 	if a.m != nil {
 		a.m.Close()
 	}
+	if a.tel != nil {
+		a.tel.Close()
+	}
 	return a.store.Close()
 }
 
@@ -173,6 +184,11 @@ func (a *app) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	// Readiness and Prometheus metrics (serve them on an internal
+	// listener in production).
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("GET /metrics", a.tel.metrics)
 
 	// The library's JSON API, for scripts and native apps.
 	mux.Handle("/auth/", a.m.Routes(a.tf))

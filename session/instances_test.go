@@ -388,6 +388,14 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			// Health says so: the store does not answer, and the notifier
+			// is down (once it noticed: within its ping interval).
+			for h := b.Health(ctx); h.Ready() || h.Notifier.Live || h.Notifier.DownSince.IsZero(); h = b.Health(ctx) {
+				if time.Now().After(deadline) {
+					t.Fatalf("Health of B during the outage: got %+v, want not ready, notifier down with its time", h)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			if err := a.Revoke(ctx, session.Audit{}, user, victim.Handle); err != nil {
 				t.Fatal(err)
 			}
@@ -404,8 +412,15 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 				t.Fatalf("a session revoked during the outage: got %v on B, want ErrRevoked", err)
 			}
 			// The notifier is back: a new revocation reaches B in far less
-			// than RevocationTTL (its reconnect may take a moment).
+			// than RevocationTTL (its reconnect may take a moment), and
+			// Health says so.
 			time.Sleep(500 * time.Millisecond)
+			for h := b.Health(ctx); !h.Ready() || !h.Notifier.Live; h = b.Health(ctx) {
+				if time.Now().After(deadline) {
+					t.Fatalf("Health of B after recovery: got %+v, want ready with a live notifier", h)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			start := time.Now()
 			if _, err := a.RevokeAll(ctx, session.Audit{}, keep.UserID); err != nil {
 				t.Fatal(err)

@@ -234,6 +234,7 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
 		return fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(st.TokenHash, userID)
+	m.watch.notice(storage.Revocation{UserID: userID, TokenHash: st.TokenHash})
 	return nil
 }
 
@@ -321,6 +322,7 @@ func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.
 		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrUnavailable, err)
 	}
 	m.cache.forgetUser(userID, except)
+	m.watch.notice(storage.Revocation{UserID: userID})
 	return n, nil
 }
 

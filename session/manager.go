@@ -118,8 +118,9 @@ type Manager struct {
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
-	log  *SecurityLog
-	apps *AppTokens
+	log   *SecurityLog
+	apps  *AppTokens
+	watch *watchers // open SessionContexts
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -160,7 +161,11 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
-	unsub, err := cfg.Store.Subscribe(m.cache.apply)
+	m.watch = newWatchers(m)
+	unsub, err := cfg.Store.Subscribe(func(r storage.Revocation) {
+		m.cache.apply(r)
+		m.watch.notice(r)
+	})
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
@@ -171,6 +176,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
+	m.watch.start()
 	m.log = newSecurityLog(&m.cfg, m.activity)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
 	return m, nil
@@ -208,6 +214,7 @@ func (m *Manager) Close() error {
 			m.unsubscribe()
 		}
 		m.log.close()
+		m.watch.close()
 	})
 	return nil
 }

@@ -67,6 +67,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		Device:     act.Device,
 		Location:   act.Location,
 	}
+	newDevice := level != storage.AuthPendingSecondFactor && m.checkNewDevice(ctx, r, userID, now)
 	if err := m.cfg.Store.CreateSession(ctx, st); err != nil {
 		return nil, fmt.Errorf("%w: creating session: %w", ErrUnavailable, err)
 	}
@@ -77,6 +78,9 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	}
 	s := sessionFromStorage(st)
 	m.log.record(ctx, r, s, userID, storage.EventSignedIn, level.String())
+	if newDevice {
+		m.log.record(ctx, r, s, userID, storage.EventNewDeviceSignIn, "")
+	}
 	return s, nil
 }
 
@@ -121,6 +125,8 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, err
 	}
 	now := m.cfg.Clock()
+	// A sign-in pending its second factor completes now.
+	newDevice := cur.AuthLevel == storage.AuthPendingSecondFactor && m.checkNewDevice(ctx, r, st.UserID, now)
 	old := st.TokenHash
 	if st.AuthLevel == storage.AuthPendingSecondFactor {
 		// The sign-in completes now: from a short PendingTimeout to the
@@ -145,6 +151,9 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	s := sessionFromStorage(st)
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
+	}
+	if newDevice {
+		m.log.record(ctx, r, s, s.UserID, storage.EventNewDeviceSignIn, "")
 	}
 	return s, nil
 }

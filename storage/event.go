@@ -29,6 +29,10 @@ const (
 	EventAppAuthorized         EventType = "app_authorized"
 	EventAppRevoked            EventType = "app_revoked"
 	EventAllSessionsRevokedAdm EventType = "all_sessions_revoked"
+	// EventNewDeviceSignIn: a completed sign-in from a device and
+	// approximate location the account has not used recently (its Device,
+	// Location, IP and At say which and when).
+	EventNewDeviceSignIn EventType = "new_device_sign_in"
 )
 
 // Event is one entry of a user's security log. It never holds a secret:

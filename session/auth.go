@@ -77,6 +77,9 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	if m.bind != nil && level != storage.AuthPendingSecondFactor {
+		m.bind.offer(ctx, w, s)
+	}
 	m.log.record(ctx, r, s, userID, storage.EventSignedIn, level.String())
 	if newDevice {
 		m.log.record(ctx, r, s, userID, storage.EventNewDeviceSignIn, "")
@@ -149,6 +152,9 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	if m.bind != nil {
+		m.bind.offer(ctx, w, s)
+	}
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
 	}
@@ -201,7 +207,7 @@ func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts 
 		return 0, 0, err
 	}
 	ctx := r.Context()
-	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}); err != nil {
+	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}, ""); err != nil {
 		return 0, 0, err
 	}
 	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
@@ -244,6 +250,13 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
 	}
 	m.cache.tombstone(st.TokenHash, userID)
 	m.watch.notice(storage.Revocation{UserID: userID, TokenHash: st.TokenHash})
+	if m.bind != nil {
+		// The session is gone, so its binding can no longer be used;
+		// deleting it is housekeeping.
+		if err := m.cfg.Store.DeleteDeviceBinding(ctx, userID, handle); err != nil {
+			m.cfg.Logger.Warn("session: deleting a revoked session's device binding failed", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -261,7 +274,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 	if err := m.live(ctx, current); err != nil {
 		return 0, err
 	}
-	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash)
+	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash, current.Handle)
 	if err != nil {
 		return 0, err
 	}
@@ -273,7 +286,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 // when an account is disabled, and returns how many it ended. It records
 // an "all_sessions_revoked" event with what a tells.
 func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
-	n, err := m.revokeUser(ctx, userID, storage.TokenHash{})
+	n, err := m.revokeUser(ctx, userID, storage.TokenHash{}, "")
 	if err != nil {
 		return 0, err
 	}
@@ -290,6 +303,7 @@ func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, e
 // Elevate returned), and then ends nothing.
 func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, keep *Session) (int, error) {
 	var except storage.TokenHash
+	var exceptHandle string
 	if keep != nil {
 		if keep.UserID != userID {
 			return 0, errors.New("session: PasswordChanged: keep belongs to another user")
@@ -297,9 +311,9 @@ func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, k
 		if err := m.live(ctx, keep); err != nil {
 			return 0, err
 		}
-		except = keep.tokenHash
+		except, exceptHandle = keep.tokenHash, keep.Handle
 	}
-	n, err := m.revokeUser(ctx, userID, except)
+	n, err := m.revokeUser(ctx, userID, except, exceptHandle)
 	if err != nil {
 		return 0, err
 	}
@@ -325,13 +339,20 @@ func (m *Manager) live(ctx context.Context, s *Session) error {
 	return nil
 }
 
-func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash) (int, error) {
+// revokeUser ends userID's sessions but the one of token hash except
+// (zero: none), whose handle is exceptHandle.
+func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash, exceptHandle string) (int, error) {
 	n, err := m.cfg.Store.RevokeUserSessions(ctx, userID, except)
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrUnavailable, err)
 	}
 	m.cache.forgetUser(userID, except)
 	m.watch.notice(storage.Revocation{UserID: userID})
+	if m.bind != nil {
+		if _, err := m.cfg.Store.DeleteDeviceBindings(ctx, userID, exceptHandle); err != nil {
+			m.cfg.Logger.Warn("session: deleting revoked sessions' device bindings failed", "err", err)
+		}
+	}
 	return n, nil
 }
 

@@ -184,6 +184,10 @@ type Config struct {
 
 	// MaxBodyBytes limits JSON request bodies. Default 16 KiB.
 	MaxBodyBytes int64
+
+	// DeviceBinding turns on Device Bound Session Credentials (DBSC): see
+	// [DeviceBindingConfig]. The zero value leaves it off.
+	DeviceBinding DeviceBindingConfig
 }
 
 func (c *Config) setDefaults() {
@@ -206,6 +210,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.CacheSize, DefaultCacheSize)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	setDefault(&c.NewDeviceWindow, DefaultNewDeviceWindow)
+	c.DeviceBinding.setDefaults(c.Insecure)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -252,6 +257,7 @@ func (c *Config) validate() error {
 	if c.CacheSize < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))
 	}
+	errs = append(errs, c.DeviceBinding.validate(c.CookieName)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("session: invalid Config: %w", err)
 	}

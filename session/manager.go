@@ -93,8 +93,9 @@ func anyFromContext(ctx context.Context) (*Session, bool) {
 }
 
 // RejectionFromContext reports why the request's session cookie was
-// refused by [Manager.Handler]: [ErrExpired], [ErrRevoked] or
-// [ErrInvalidCookie]. It returns nil when the request had no cookie or a
+// refused by [Manager.Handler]: [ErrExpired], [ErrRevoked],
+// [ErrInvalidCookie], or [ErrDeviceUnproven] (a device-bound session
+// without its device cookie). It returns nil when the request had no cookie or a
 // valid one. Apps use it to say "You were signed out".
 func RejectionFromContext(ctx context.Context) error {
 	err, _ := ctx.Value(rejectKey{}).(error)
@@ -120,7 +121,8 @@ type Manager struct {
 
 	log   *SecurityLog
 	apps  *AppTokens
-	watch *watchers // open SessionContexts
+	watch *watchers       // open SessionContexts
+	bind  *DeviceBindings // nil: device binding off
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -162,6 +164,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
 	m.watch = newWatchers(m)
+	m.bind = newDeviceBindings(m)
 	unsub, err := cfg.Store.Subscribe(func(r storage.Revocation) {
 		m.cache.apply(r)
 		m.watch.notice(r)
@@ -230,7 +233,7 @@ func (m *Manager) Check(r *http.Request) (*Session, error) {
 		return nil, ErrNoSession
 	}
 	rs := new(requestSession)
-	_, err := m.check(r, value, &rs.p, &rs.s)
+	_, err := m.check(r, value, &rs.p, &rs.s, true)
 	clear(rs.p.token[:])
 	if err != nil {
 		return nil, err
@@ -268,9 +271,10 @@ func (rs *requestSession) String() string {
 }
 
 // check validates the cookie value, decoding it into p, and fills s. It
-// reports which key sealed the cookie. On a cache hit it allocates nothing
-// beyond what securecookie's decoding does.
-func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (int, error) {
+// reports which key sealed the cookie. With proof, a session bound to its
+// device also needs a valid device cookie (ErrDeviceUnproven). On a cache
+// hit it allocates nothing beyond what securecookie's decoding does.
+func (m *Manager) check(r *http.Request, value string, p *payload, s *Session, proof bool) (int, error) {
 	keyIdx, err := m.codec.decode(value, p)
 	if err != nil {
 		return 0, err
@@ -297,6 +301,9 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (
 	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(m.cfg.IdleTimeout) {
 		return 0, ErrExpired
 	}
+	if c.bound && proof && !m.bind.validCookie(r, c.handle, now.Unix()) {
+		return 0, ErrDeviceUnproven
+	}
 	if nowNS-c.lastSeen >= int64(m.cfg.TouchInterval) && m.cache.startTouch(h) {
 		if err := m.touch(r, h, p.userID, now); err != nil {
 			return 0, err
@@ -321,7 +328,13 @@ func (m *Manager) fill(ctx context.Context, h storage.TokenHash, userHash, gen u
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	var ok bool
-	if *c, ok = newCachedSession(st, m.cache.userHash(st.UserID), now.Add(m.revocationTTL).UnixNano()); ok {
+	*c, ok = newCachedSession(st, m.cache.userHash(st.UserID), now.Add(m.revocationTTL).UnixNano())
+	if m.bind != nil {
+		if c.bound, err = m.bind.bound(ctx, st.UserID, st.Handle); err != nil {
+			return err
+		}
+	}
+	if ok {
 		m.cache.fillSession(h, c, gen)
 	}
 	return nil
@@ -376,7 +389,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			return
 		}
 		rs := &requestSession{Context: r.Context()}
-		keyIdx, err := m.check(r, value, &rs.p, &rs.s)
+		keyIdx, err := m.check(r, value, &rs.p, &rs.s, true)
 		switch {
 		case err == nil:
 			h := w.Header()
@@ -390,6 +403,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		case errors.Is(err, ErrUnavailable):
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
 			m.errorHandler(w, r, err)
+		case errors.Is(err, ErrDeviceUnproven):
+			// Unauthenticated, but the cookie stays: its own browser
+			// refreshes the device cookie and goes on.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rejectKey{}, err)))
 		default:
 			// Expired, revoked or invalid: forget the cookie client-side too.
 			m.expireCookie(w)

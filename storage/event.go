@@ -33,6 +33,12 @@ const (
 	// approximate location the account has not used recently (its Device,
 	// Location, IP and At say which and when).
 	EventNewDeviceSignIn EventType = "new_device_sign_in"
+	// EventDeviceBound: the session was bound to its device's key (DBSC);
+	// Detail is the key's thumbprint.
+	EventDeviceBound EventType = "device_bound"
+	// EventDeviceProofFailed: a device-binding registration or refresh
+	// was refused; Detail says why.
+	EventDeviceProofFailed EventType = "device_proof_failed"
 )
 
 // Event is one entry of a user's security log. It never holds a secret:

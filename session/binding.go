@@ -145,19 +145,24 @@ func (d *DeviceBindings) CookieAttributes() string {
 // an 8-byte expiry and a 16-byte MAC.
 const deviceCookieLen = 32
 
-// mac computes the device cookie's MAC of the session handle and expiry
-// (unix seconds) under key: SHA-256 over the fixed-length key, expiry and
-// handle (a handle is at most 64 bytes; longer ones get no valid cookie),
-// truncated to 128 bits. Without allocating.
+// deviceMACKey is how many bytes of a MAC key enter the MAC: 192 bits, so
+// that key, expiry and a 22-byte handle fit one SHA-256 block.
+const deviceMACKey = 24
+
+// deviceMAC computes the device cookie's MAC of the session handle and
+// expiry (unix seconds) under key: SHA-256 over the fixed-length key, the
+// expiry and the handle (at most 64 bytes; longer ones get no valid
+// cookie), truncated to 128 bits. The key comes first and has a fixed
+// length, so length extension gains nothing. Without allocating.
 func deviceMAC(key *[32]byte, handle string, exp int64) (out [16]byte, ok bool) {
 	if len(handle) > 64 {
 		return out, false
 	}
-	var buf [32 + 8 + 64]byte
-	copy(buf[:], key[:])
-	binary.BigEndian.PutUint64(buf[32:], uint64(exp))
-	n := copy(buf[40:], handle)
-	sum := sha256.Sum256(buf[:40+n])
+	var buf [deviceMACKey + 8 + 64]byte
+	copy(buf[:], key[:deviceMACKey])
+	binary.BigEndian.PutUint64(buf[deviceMACKey:], uint64(exp))
+	n := copy(buf[deviceMACKey+8:], handle)
+	sum := sha256.Sum256(buf[:deviceMACKey+8+n])
 	copy(out[:], sum[:16])
 	return out, true
 }

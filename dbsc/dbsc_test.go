@@ -63,6 +63,11 @@ func newApp(t *testing.T) *app {
 			http.Error(w, err.Error(), 500)
 		}
 	})
+	mux.HandleFunc("POST /reauth", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := m.Elevate(w, r, storage.AuthPassword); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+		}
+	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s, ok := session.FromContext(r.Context())
 		if !ok {
@@ -458,15 +463,24 @@ func TestRefreshRefusals(t *testing.T) {
 			a := newApp(t)
 			d := a.device(t)
 			d.login()
-			// A second offer (re-authentication) leaves an unused
-			// registration challenge for the "registration challenge" row.
-			first := d.offer
-			d.login()
 			d.mustRegister()
-			d.offer = first
+			// A re-authentication rotates the token and offers
+			// registration again: its challenge is the "registration
+			// challenge" row's.
+			resp, body := d.do("POST", "/reauth", map[string]string{"Origin": a.srv.URL, "Sec-Fetch-Site": "same-origin"})
+			if resp.StatusCode != 200 {
+				t.Fatalf("reauth: got %d %s", resp.StatusCode, body)
+			}
+			d.offer = map[string]string{}
+			for _, m := range param.FindAllStringSubmatch(resp.Header.Get("Secure-Session-Registration"), -1) {
+				d.offer[m[1]] = m[2]
+			}
+			if d.offer["challenge"] == "" {
+				t.Fatalf("reauth offered no registration: %q", resp.Header.Get("Secure-Session-Registration"))
+			}
 			d.sessionCookie = d.cookie("__Host-session")
 			a.clock.Advance(session.DefaultDeviceCookieLifetime)
-			resp, body := tt.run(t, d)
+			resp, body = tt.run(t, d)
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tt.want.Error()) {
 				t.Fatalf("got %d %s, want 400 with %q", resp.StatusCode, body, tt.want)
 			}

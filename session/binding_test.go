@@ -190,3 +190,52 @@ func BenchmarkDeviceBound(b *testing.B) {
 		b.ReportMetric(ratios[len(ratios)/2], "bound/hit")
 	})
 }
+
+// TestRevocationEndsBindings: every way of ending sessions deletes their
+// bindings, and only theirs.
+func TestRevocationEndsBindings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		end      func(m *Manager, keep, gone *Session) error
+		keptLive bool
+	}{
+		{"revoking one session ends its binding", func(m *Manager, _, gone *Session) error {
+			return m.Revoke(ctx, Audit{}, "alice", gone.Handle)
+		}, true},
+		{"log out all other sessions keeps the current binding", func(m *Manager, keep, _ *Session) error {
+			_, err := m.RevokeOthers(ctx, Audit{}, keep)
+			return err
+		}, true},
+		{"a password change keeping this session keeps its binding", func(m *Manager, keep, _ *Session) error {
+			_, err := m.PasswordChanged(ctx, Audit{}, "alice", keep)
+			return err
+		}, true},
+		{"revoke-all ends every binding", func(m *Manager, _, _ *Session) error {
+			_, err := m.RevokeAll(ctx, Audit{}, "alice")
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := newMemoryStore(t)
+			m := newTestManager(t, store, newFakeClock(), withBinding)
+			_, keep := loginDirect(t, m, "alice")
+			_, gone := loginDirect(t, m, "alice")
+			bindDirect(t, m, keep)
+			bindDirect(t, m, gone)
+			if err := tt.end(m, keep, gone); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.GetDeviceBinding(ctx, "alice", gone.Handle); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("ended session's binding: got %v, want ErrNotFound", err)
+			}
+			_, err := store.GetDeviceBinding(ctx, "alice", keep.Handle)
+			if got := err == nil; got != tt.keptLive {
+				t.Errorf("kept session's binding present: got %v, want %v", got, tt.keptLive)
+			}
+		})
+	}
+}

@@ -90,3 +90,38 @@ func TestLiveSessionsEndsAcrossInstances(t *testing.T) {
 	}
 	t.Logf("the laptop's stream on the other instance ended %v after the phone's logout", time.Since(start))
 }
+
+// TestNewDeviceAlertEndpoint: a sign-in from a new device is reported to
+// the account's other sessions, not to itself, and the security log page
+// describes it in words.
+func TestNewDeviceAlertEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t)
+	laptop, phone := newClient(t, srv, chromeMac), newClient(t, srv, iphone)
+	laptop.login(demoUser, demoPassword)
+	alert := func(c *client) *newDeviceAlert {
+		t.Helper()
+		status, _, body := c.do("GET", "/alerts/new-device", nil)
+		var out struct {
+			Alert *newDeviceAlert `json:"alert"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("GET /alerts/new-device: got %d %s", status, body)
+		}
+		return out.Alert
+	}
+	if a := alert(laptop); a != nil {
+		t.Fatalf("before any other sign-in: got alert %+v, want none", a)
+	}
+	phone.login(demoUser, demoPassword)
+	a := alert(laptop)
+	if a == nil || a.Device != "Safari 17 on iPhone" {
+		t.Fatalf("after the phone signed in: got %+v, want an alert naming Safari 17 on iPhone", a)
+	}
+	if a := alert(phone); a != nil {
+		t.Fatalf("the new device itself: got alert %+v, want none", a)
+	}
+	if _, _, body := laptop.do("GET", "/security-log", nil); !strings.Contains(body, "Signed in from a new device or place") {
+		t.Fatal("the security log does not describe the new-device sign-in")
+	}
+}

@@ -188,7 +188,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("POST /apps/{id}/revoke", action(a.revokeApp))
 
 	mux.Handle("GET /security-log", page(a.securityLogPage))
-	mux.Handle("GET /sessions/live", page(a.liveSessions)) // live.go
+	mux.Handle("GET /sessions/live", page(a.liveSessions))        // live.go
 	mux.Handle("GET /alerts/new-device", page(a.newDeviceAlerts)) // alerts.go
 
 	// What a connected app calls with its token.

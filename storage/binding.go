@@ -41,6 +41,10 @@ type BindingChallenge struct {
 	ExpiresAt     time.Time
 }
 
+// MaxBindingChallenges is how many challenges a session keeps (see
+// [DeviceBindingStore.AddBindingChallenge]).
+const MaxBindingChallenges = 16
+
 // DeviceBindingStore keeps device bindings and their recent challenges.
 type DeviceBindingStore interface {
 	// PutDeviceBinding stores b as the binding of the session (b.UserID,
@@ -62,7 +66,10 @@ type DeviceBindingStore interface {
 	DeleteDeviceBinding(ctx context.Context, userID, handle string) error
 
 	// AddBindingChallenge stores c. Challenges are random: a duplicate
-	// Value for the same session returns ErrConflict.
+	// Value for the same session returns ErrConflict. A session keeps its
+	// MaxBindingChallenges most recent challenges (latest ExpiresAt): adding
+	// one more drops the one that expires first, so that requests for
+	// challenges cannot grow the store without bound.
 	AddBindingChallenge(ctx context.Context, c *BindingChallenge) error
 
 	// UseBindingChallenge atomically removes the challenge value of

@@ -133,6 +133,15 @@ func (s *Store) AddBindingChallenge(ctx context.Context, c *storage.BindingChall
 	}
 	cc := *c
 	set[c.Value] = &cc
+	for len(set) > storage.MaxBindingChallenges {
+		var first *storage.BindingChallenge
+		for _, old := range set {
+			if first == nil || old.ExpiresAt.Before(first.ExpiresAt) {
+				first = old
+			}
+		}
+		delete(set, first.Value)
+	}
 	return nil
 }
 

@@ -81,10 +81,23 @@ DELETE FROM device_bindings WHERE user_id = $1 AND handle = $2`, userID, handle)
 // AddBindingChallenge implements [storage.DeviceBindingStore]. It also
 // deletes expired challenges (the index makes it cheap).
 func (s *Store) AddBindingChallenge(ctx context.Context, c *storage.BindingChallenge) error {
-	_, err := s.pool.Exec(ctx, `WITH old AS (DELETE FROM binding_challenges WHERE expires_at <= $6)
+	const op = "add binding challenge"
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `WITH old AS (DELETE FROM binding_challenges WHERE expires_at <= $6)
 INSERT INTO binding_challenges (user_id, handle, value, auth_value, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		c.UserID, c.SessionHandle, c.Value, c.Authorization, c.ExpiresAt, s.now())
-	return wrap(ctx, "add binding challenge", err)
+		c.UserID, c.SessionHandle, c.Value, c.Authorization, c.ExpiresAt, s.now()); err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM binding_challenges WHERE user_id = $1 AND handle = $2 AND value NOT IN
+	(SELECT value FROM binding_challenges WHERE user_id = $1 AND handle = $2 ORDER BY expires_at DESC, value LIMIT $3)`,
+		c.UserID, c.SessionHandle, storage.MaxBindingChallenges); err != nil {
+		return wrap(ctx, op, err)
+	}
+	return wrap(ctx, op, tx.Commit(ctx))
 }
 
 // UseBindingChallenge implements [storage.DeviceBindingStore]: one DELETE

@@ -46,8 +46,9 @@ if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return v
 `)
 	// KEYS[1]: the challenge hash; ARGV[1] value, ARGV[2] JSON, ARGV[3]
-	// expiry (unix ms), ARGV[4] now (unix ms). Drops expired challenges,
-	// adds the new one unless its value exists (0), and keeps the hash
+	// expiry (unix ms), ARGV[4] now (unix ms), ARGV[5] how many to keep.
+	// Drops expired challenges, adds the new one unless its value exists
+	// (0), drops the soonest-expiring beyond the limit, and keeps the hash
 	// until its last challenge expires.
 	luaAddChallenge = goredis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -57,6 +58,15 @@ for i = 1, #all, 2 do
 	if e <= tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], all[i]) end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+while redis.call('HLEN', KEYS[1]) > tonumber(ARGV[5]) do
+	local first, firstE = nil, nil
+	local all = redis.call('HGETALL', KEYS[1])
+	for i = 1, #all, 2 do
+		local e = cjson.decode(all[i+1]).e
+		if firstE == nil or e < firstE or (e == firstE and all[i] < first) then first, firstE = all[i], e end
+	end
+	redis.call('HDEL', KEYS[1], first)
+end
 local ttl = redis.call('PEXPIRETIME', KEYS[1])
 if ttl < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1
@@ -154,7 +164,7 @@ func (s *Store) AddBindingChallenge(ctx context.Context, c *storage.BindingChall
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
 	}
 	n, err := luaAddChallenge.Run(ctx, s.client, []string{s.bindingKey("dc", c.UserID, c.SessionHandle)},
-		c.Value, v, ceilMilli(c.ExpiresAt), s.now().UnixMilli()).Int()
+		c.Value, v, ceilMilli(c.ExpiresAt), s.now().UnixMilli(), storage.MaxBindingChallenges).Int()
 	if err != nil {
 		return s.wrapErr(ctx, op, err)
 	}

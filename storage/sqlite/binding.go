@@ -121,6 +121,11 @@ func (s *Store) AddBindingChallenge(ctx context.Context, c *storage.BindingChall
 		VALUES (?, ?, ?, ?, ?)`, c.UserID, c.SessionHandle, c.Value, c.Authorization, encodeTime(c.ExpiresAt)); err != nil {
 		return wrap(ctx, op, err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM binding_challenges WHERE user_id = ?1 AND handle = ?2 AND value NOT IN
+		(SELECT value FROM binding_challenges WHERE user_id = ?1 AND handle = ?2 ORDER BY expires_at DESC, value LIMIT ?3)`,
+		c.UserID, c.SessionHandle, storage.MaxBindingChallenges); err != nil {
+		return wrap(ctx, op, err)
+	}
 	return wrap(ctx, op, tx.Commit())
 }
 

@@ -20,6 +20,7 @@ func bindingCases() []testCase {
 		{"ExpiredChallengeIsNotFound", testChallengeExpired},
 		{"DuplicateChallengeConflicts", testChallengeDuplicate},
 		{"ConcurrentUsesOfOneChallengeSucceedOnce", testChallengeRace},
+		{"ASessionKeepsItsMostRecentChallenges", testChallengeLimit},
 	}
 }
 
@@ -195,4 +196,29 @@ func testChallengeRace(t *testing.T, e *env) {
 	if wins != 1 {
 		t.Errorf("concurrent UseBindingChallenge: got %d successes, want 1", wins)
 	}
+}
+
+func testChallengeLimit(t *testing.T, e *env) {
+	s := e.store
+	user, handle := randomID(), randomID()
+	base := now().Add(time.Minute)
+	var all []*storage.BindingChallenge
+	for i := range storage.MaxBindingChallenges + 4 {
+		c := newChallenge(user, handle)
+		c.ExpiresAt = base.Add(time.Duration(i) * time.Second)
+		checkErr(t, "AddBindingChallenge", s.AddBindingChallenge(t.Context(), c), nil)
+		all = append(all, c)
+	}
+	other := newChallenge(user, randomID())
+	checkErr(t, "AddBindingChallenge for another session", s.AddBindingChallenge(t.Context(), other), nil)
+	for i, c := range all {
+		_, err := s.UseBindingChallenge(t.Context(), user, handle, c.Value, now())
+		if i < 4 {
+			checkErr(t, "UseBindingChallenge of a challenge beyond the limit", err, storage.ErrNotFound)
+		} else {
+			checkErr(t, "UseBindingChallenge of a recent challenge", err, nil)
+		}
+	}
+	_, err := s.UseBindingChallenge(t.Context(), user, other.SessionHandle, other.Value, now())
+	checkErr(t, "UseBindingChallenge of another session's challenge after the limit", err, nil)
 }

@@ -308,14 +308,14 @@ func (d *DeviceBindings) Bind(ctx context.Context, a Audit, s *Session, id strin
 		return fmt.Errorf("%w: storing a device binding: %w", ErrUnavailable, err)
 	}
 	d.m.cache.setBound(s.tokenHash)
-	d.m.log.record(ctx, a.Request, s, s.UserID, storage.EventDeviceBound, thumbprint)
+	d.m.log.record(ctx, a, s, s.UserID, storage.EventDeviceBound, thumbprint)
 	return nil
 }
 
 // RecordFailure records a "device_proof_failed" event for s (a refused
 // registration or refresh) with a short reason, never a secret.
 func (d *DeviceBindings) RecordFailure(ctx context.Context, a Audit, s *Session, reason string) {
-	d.m.log.record(ctx, a.Request, s, s.UserID, storage.EventDeviceProofFailed, reason)
+	d.m.log.record(ctx, a, s, s.UserID, storage.EventDeviceProofFailed, reason)
 }
 
 // bound reports whether userID's session handle is bound (for the sessions

@@ -39,6 +39,9 @@ const (
 	// EventDeviceProofFailed: a device-binding registration or refresh
 	// was refused; Detail says why.
 	EventDeviceProofFailed EventType = "device_proof_failed"
+	// EventSessionLimitReached: a sign-in beyond the per-user session
+	// limit ended the least recently used session (SessionHandle).
+	EventSessionLimitReached EventType = "session_ended_by_limit"
 )
 
 // Event is one entry of a user's security log. It never holds a secret:
@@ -55,6 +58,10 @@ type Event struct {
 	Device        string // human device label, e.g. "Chrome 131 on macOS"
 	Location      string // human location label, e.g. "Lisbon, Portugal"
 	Detail        string // short, non-secret detail (app name, count)
+	// Actor names who acted when it was not the user: an administrator
+	// or a back-office tool. Empty: the user (or the system). Backends
+	// that predate the field may not keep it.
+	Actor string
 }
 
 // EventStore keeps security events.

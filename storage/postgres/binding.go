@@ -13,7 +13,7 @@ import (
 // schemaBindings is migration 2: device bindings (DBSC) and their
 // single-use challenges.
 const schemaBindings = `
-CREATE TABLE device_bindings (
+CREATE TABLE {schema}.device_bindings (
 	user_id    text        NOT NULL,
 	handle     text        NOT NULL,
 	id         text        NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE device_bindings (
 	expires_at timestamptz NOT NULL,
 	PRIMARY KEY (user_id, handle)
 );
-CREATE TABLE binding_challenges (
+CREATE TABLE {schema}.binding_challenges (
 	user_id       text        NOT NULL,
 	handle        text        NOT NULL,
 	value         text        NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE binding_challenges (
 	expires_at    timestamptz NOT NULL,
 	PRIMARY KEY (user_id, handle, value)
 );
-CREATE INDEX binding_challenges_expires_at ON binding_challenges (expires_at);
+CREATE INDEX binding_challenges_expires_at ON {schema}.binding_challenges (expires_at);
 `
 
 // PutDeviceBinding implements [storage.DeviceBindingStore].
@@ -40,10 +40,10 @@ func (s *Store) PutDeviceBinding(ctx context.Context, b *storage.DeviceBinding) 
 	if key == nil {
 		key = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO device_bindings
+	_, err := s.pool.Exec(ctx, s.q(`INSERT INTO {schema}.device_bindings
 	(user_id, handle, id, public_key, thumbprint, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (user_id, handle) DO UPDATE SET id = EXCLUDED.id, public_key = EXCLUDED.public_key,
-	thumbprint = EXCLUDED.thumbprint, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+	thumbprint = EXCLUDED.thumbprint, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`),
 		b.UserID, b.SessionHandle, b.ID, key, b.Thumbprint, b.CreatedAt, b.ExpiresAt)
 	return wrap(ctx, "put device binding", err)
 }
@@ -51,8 +51,8 @@ ON CONFLICT (user_id, handle) DO UPDATE SET id = EXCLUDED.id, public_key = EXCLU
 // GetDeviceBinding implements [storage.DeviceBindingStore].
 func (s *Store) GetDeviceBinding(ctx context.Context, userID, handle string) (*storage.DeviceBinding, error) {
 	b := storage.DeviceBinding{UserID: userID, SessionHandle: handle}
-	err := s.pool.QueryRow(ctx, `SELECT id, public_key, thumbprint, created_at, expires_at
-FROM device_bindings WHERE user_id = $1 AND handle = $2`, userID, handle).
+	err := s.pool.QueryRow(ctx, s.q(`SELECT id, public_key, thumbprint, created_at, expires_at
+FROM {schema}.device_bindings WHERE user_id = $1 AND handle = $2`), userID, handle).
 		Scan(&b.ID, &b.PublicKey, &b.Thumbprint, &b.CreatedAt, &b.ExpiresAt)
 	if err != nil {
 		return nil, wrap(ctx, "get device binding", err)
@@ -64,17 +64,17 @@ FROM device_bindings WHERE user_id = $1 AND handle = $2`, userID, handle).
 // statement.
 func (s *Store) DeleteDeviceBindings(ctx context.Context, userID, exceptHandle string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH c AS (DELETE FROM binding_challenges WHERE user_id = $1 AND handle <> $2),
-b AS (DELETE FROM device_bindings WHERE user_id = $1 AND handle <> $2 RETURNING 1)
-SELECT count(*) FROM b`, userID, exceptHandle).Scan(&n)
+	err := s.pool.QueryRow(ctx, s.q(`WITH c AS (DELETE FROM {schema}.binding_challenges WHERE user_id = $1 AND handle <> $2),
+b AS (DELETE FROM {schema}.device_bindings WHERE user_id = $1 AND handle <> $2 RETURNING 1)
+SELECT count(*) FROM b`), userID, exceptHandle).Scan(&n)
 	return n, wrap(ctx, "delete device bindings", err)
 }
 
 // DeleteDeviceBinding implements [storage.DeviceBindingStore] in one
 // statement.
 func (s *Store) DeleteDeviceBinding(ctx context.Context, userID, handle string) error {
-	_, err := s.pool.Exec(ctx, `WITH c AS (DELETE FROM binding_challenges WHERE user_id = $1 AND handle = $2)
-DELETE FROM device_bindings WHERE user_id = $1 AND handle = $2`, userID, handle)
+	_, err := s.pool.Exec(ctx, s.q(`WITH c AS (DELETE FROM {schema}.binding_challenges WHERE user_id = $1 AND handle = $2)
+DELETE FROM {schema}.device_bindings WHERE user_id = $1 AND handle = $2`), userID, handle)
 	return wrap(ctx, "delete device binding", err)
 }
 
@@ -87,13 +87,13 @@ func (s *Store) AddBindingChallenge(ctx context.Context, c *storage.BindingChall
 		return wrap(ctx, op, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `WITH old AS (DELETE FROM binding_challenges WHERE expires_at <= $6)
-INSERT INTO binding_challenges (user_id, handle, value, auth_value, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+	if _, err := tx.Exec(ctx, s.q(`WITH old AS (DELETE FROM {schema}.binding_challenges WHERE expires_at <= $6)
+INSERT INTO {schema}.binding_challenges (user_id, handle, value, auth_value, expires_at) VALUES ($1, $2, $3, $4, $5)`),
 		c.UserID, c.SessionHandle, c.Value, c.Authorization, c.ExpiresAt, s.now()); err != nil {
 		return wrap(ctx, op, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM binding_challenges WHERE user_id = $1 AND handle = $2 AND value NOT IN
-	(SELECT value FROM binding_challenges WHERE user_id = $1 AND handle = $2 ORDER BY expires_at DESC, value LIMIT $3)`,
+	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {schema}.binding_challenges WHERE user_id = $1 AND handle = $2 AND value NOT IN
+	(SELECT value FROM {schema}.binding_challenges WHERE user_id = $1 AND handle = $2 ORDER BY expires_at DESC, value LIMIT $3)`),
 		c.UserID, c.SessionHandle, storage.MaxBindingChallenges); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -105,8 +105,8 @@ INSERT INTO binding_challenges (user_id, handle, value, auth_value, expires_at) 
 func (s *Store) UseBindingChallenge(ctx context.Context, userID, handle, value string, now time.Time) (*storage.BindingChallenge, error) {
 	const op = "use binding challenge"
 	c := storage.BindingChallenge{UserID: userID, SessionHandle: handle, Value: value}
-	err := s.pool.QueryRow(ctx, `DELETE FROM binding_challenges WHERE user_id = $1 AND handle = $2 AND value = $3
-RETURNING auth_value, expires_at`, userID, handle, value).Scan(&c.Authorization, &c.ExpiresAt)
+	err := s.pool.QueryRow(ctx, s.q(`DELETE FROM {schema}.binding_challenges WHERE user_id = $1 AND handle = $2 AND value = $3
+RETURNING auth_value, expires_at`), userID, handle, value).Scan(&c.Authorization, &c.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !now.Before(c.ExpiresAt)) {
 		return nil, notFound(op)
 	}

@@ -1,5 +1,5 @@
-// Live sessions page: reload when the list of sessions changes, and leave
-// the moment this session is ended from another browser.
+// Live sessions page: reload when the list of sessions changes, and clear
+// the page the moment this session is ended from another browser.
 (() => {
   if (location.pathname !== "/sessions" || !window.EventSource) return;
   const es = new EventSource("/sessions/live");
@@ -8,9 +8,21 @@
     if (first === null) { first = e.data; return; }
     if (e.data !== first) location.reload();
   });
+  // The page makes no request of its own when its session ends: it says
+  // so in place, and the next navigation lands on the sign-in page.
   es.addEventListener("ended", () => {
     es.close();
-    location.href = "/login?m=signed-out";
+    const main = document.querySelector("main");
+    if (!main) return;
+    const box = document.createElement("p");
+    box.className = "error session-ended";
+    box.setAttribute("role", "alert");
+    box.textContent = "This session was ended from another device. ";
+    const link = document.createElement("a");
+    link.href = "/sessions";
+    link.textContent = "Sign in again";
+    box.append(link);
+    main.replaceChildren(box);
   });
 })();
 

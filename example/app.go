@@ -228,6 +228,8 @@ func (a *app) newHandler() http.Handler {
 	mux.Handle("POST /apps/{id}/revoke", action(a.revokeApp))
 
 	mux.Handle("GET /security-log", page(a.securityLogPage))
+	mux.Handle("GET /sessions/live", page(a.liveSessions))        // live.go
+	mux.Handle("GET /alerts/new-device", page(a.newDeviceAlerts)) // alerts.go
 
 	// What a connected app calls with its token.
 	mux.Handle("GET /api/me", a.m.Apps().Handler(a.m.Apps().RequireScope(scopeProfile, http.HandlerFunc(a.apiMe))))

@@ -155,6 +155,12 @@ func describeEvent(t storage.EventType, detail string) string {
 			return "Revoked access of “" + detail + "”"
 		}
 		return "Revoked an app's access"
+	case storage.EventNewDeviceSignIn:
+		return "Signed in from a new device or place"
+	case storage.EventDeviceBound:
+		return "Bound this session to its device (DBSC)"
+	case storage.EventDeviceProofFailed:
+		return "Refused a device proof"
 	default:
 		return "Security event: " + string(t)
 	}

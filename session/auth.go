@@ -68,6 +68,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		Device:     act.Device,
 		Location:   act.Location,
 	}
+	newDevice := level != storage.AuthPendingSecondFactor && m.checkNewDevice(ctx, r, userID, now)
 	if err := m.cfg.Store.CreateSession(ctx, st); err != nil {
 		return nil, fmt.Errorf("%w: creating session: %w", ErrUnavailable, err)
 	}
@@ -77,8 +78,14 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	if m.bind != nil && level != storage.AuthPendingSecondFactor {
+		m.bind.offer(ctx, w, s)
+	}
 	m.tel.sessionStarted(ctx, level)
 	m.log.record(ctx, Audit{Request: r}, s, userID, storage.EventSignedIn, level.String())
+	if newDevice {
+		m.log.record(ctx, Audit{Request: r}, s, userID, storage.EventNewDeviceSignIn, "")
+	}
 	if m.cfg.MaxSessionsPerUser > 0 && level != storage.AuthPendingSecondFactor {
 		m.enforceSessionLimit(ctx, r, s)
 	}
@@ -166,6 +173,8 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, err
 	}
 	now := m.cfg.Clock()
+	// A sign-in pending its second factor completes now.
+	newDevice := cur.AuthLevel == storage.AuthPendingSecondFactor && m.checkNewDevice(ctx, r, st.UserID, now)
 	old := st.TokenHash
 	if st.AuthLevel == storage.AuthPendingSecondFactor {
 		// The sign-in completes now: from a short PendingTimeout to the
@@ -188,10 +197,16 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	if m.bind != nil {
+		m.bind.offer(ctx, w, s)
+	}
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventReauthenticated, level.String())
 	} else if m.cfg.MaxSessionsPerUser > 0 {
 		m.enforceSessionLimit(ctx, r, s) // the sign-in completes now
+	}
+	if newDevice {
+		m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventNewDeviceSignIn, "")
 	}
 	return s, nil
 }
@@ -239,7 +254,7 @@ func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts 
 		return 0, 0, err
 	}
 	ctx := r.Context()
-	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}, EndLogoutEverywhere); err != nil {
+	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}, "", EndLogoutEverywhere); err != nil {
 		return 0, 0, err
 	}
 	m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
@@ -285,6 +300,14 @@ func (m *Manager) revoke(ctx context.Context, userID, handle string, why EndReas
 		return nil, fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(st.TokenHash, userID)
+	m.watch.notice(storage.Revocation{UserID: userID, TokenHash: st.TokenHash})
+	if m.bind != nil {
+		// The session is gone, so its binding can no longer be used;
+		// deleting it is housekeeping.
+		if err := m.cfg.Store.DeleteDeviceBinding(ctx, userID, handle); err != nil {
+			m.cfg.Logger.Warn("session: deleting a revoked session's device binding failed", "err", err)
+		}
+	}
 	m.tel.sessionsEnded(ctx, why, 1)
 	return st, nil
 }
@@ -303,7 +326,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 	if err := m.live(ctx, current); err != nil {
 		return 0, err
 	}
-	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash, EndRevokedOthers)
+	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash, current.Handle, EndRevokedOthers)
 	if err != nil {
 		return 0, err
 	}
@@ -315,7 +338,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 // when an account is disabled, and returns how many it ended. It records
 // an "all_sessions_revoked" event with what a tells.
 func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
-	n, err := m.revokeUser(ctx, userID, storage.TokenHash{}, EndRevokedAll)
+	n, err := m.revokeUser(ctx, userID, storage.TokenHash{}, "", EndRevokedAll)
 	if err != nil {
 		return 0, err
 	}
@@ -332,6 +355,7 @@ func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, e
 // Elevate returned), and then ends nothing.
 func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, keep *Session) (int, error) {
 	var except storage.TokenHash
+	var exceptHandle string
 	if keep != nil {
 		if keep.UserID != userID {
 			return 0, errors.New("session: PasswordChanged: keep belongs to another user")
@@ -339,9 +363,9 @@ func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, k
 		if err := m.live(ctx, keep); err != nil {
 			return 0, err
 		}
-		except = keep.tokenHash
+		except, exceptHandle = keep.tokenHash, keep.Handle
 	}
-	n, err := m.revokeUser(ctx, userID, except, EndPasswordChanged)
+	n, err := m.revokeUser(ctx, userID, except, exceptHandle, EndPasswordChanged)
 	if err != nil {
 		return 0, err
 	}
@@ -367,12 +391,20 @@ func (m *Manager) live(ctx context.Context, s *Session) error {
 	return nil
 }
 
-func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash, why EndReason) (int, error) {
+// revokeUser ends userID's sessions but the one of token hash except
+// (zero: none), whose handle is exceptHandle.
+func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash, exceptHandle string, why EndReason) (int, error) {
 	n, err := m.cfg.Store.RevokeUserSessions(ctx, userID, except)
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrUnavailable, err)
 	}
 	m.cache.forgetUser(userID, except)
+	m.watch.notice(storage.Revocation{UserID: userID})
+	if m.bind != nil {
+		if _, err := m.cfg.Store.DeleteDeviceBindings(ctx, userID, exceptHandle); err != nil {
+			m.cfg.Logger.Warn("session: deleting revoked sessions' device bindings failed", "err", err)
+		}
+	}
 	m.tel.sessionsEnded(ctx, why, n)
 	return n, nil
 }

@@ -63,6 +63,7 @@ const (
 const (
 	flagRef      = 1 << iota // referenced since the CLOCK hand last passed
 	flagTouching             // a last-seen write is in flight
+	flagBound                // the session is bound to its device (DBSC)
 )
 
 // noSlot ends a chain and the free list.
@@ -110,6 +111,7 @@ type cachedSession struct {
 	authAt, createdAt, expiresAt int64
 	validUntil                   int64
 	lastSeen                     int64
+	bound                        bool // device-bound (DBSC): needs the device cookie
 }
 
 // newCachedSession builds the cached state of st. It reports false when
@@ -479,6 +481,7 @@ func (c *revocationCache) getSession(h storage.TokenHash, v *cachedSession) (boo
 	if sl.kind != kindSession {
 		*v = cachedSession{kind: kindTombstone, userHash: sl.userHash}
 	} else {
+		flags := sl.flags.Load()
 		*v = cachedSession{
 			kind:       kindSession,
 			level:      sl.level,
@@ -490,6 +493,7 @@ func (c *revocationCache) getSession(h storage.TokenHash, v *cachedSession) (boo
 			expiresAt:  sl.expiresAt,
 			validUntil: sl.validUntil,
 			lastSeen:   sl.lastSeen.Load(),
+			bound:      flags&flagBound != 0,
 		}
 	}
 	s.mu.RUnlock()
@@ -511,7 +515,20 @@ func (c *revocationCache) fillSession(h storage.TokenHash, v *cachedSession, gen
 	sl.authAt, sl.createdAt, sl.expiresAt, sl.validUntil = v.authAt, v.createdAt, v.expiresAt, v.validUntil
 	sl.lastSeen.Store(v.lastSeen)
 	sl.reissuedAt.Store(0)
+	if v.bound {
+		sl.flags.Or(flagBound)
+	}
 	return true
+}
+
+// setBound marks h's cached session as bound to its device.
+func (c *revocationCache) setBound(h storage.TokenHash) {
+	s := c.shard(h)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i := s.find(c, &h); i != noSlot && s.slot(i).kind == kindSession {
+		s.slot(i).flags.Or(flagBound)
+	}
 }
 
 // get returns the app grant entry for h (nil if h is not cached; an entry

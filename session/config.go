@@ -33,6 +33,7 @@ const (
 	DefaultMaxBodyBytes          = 16 << 10
 	DefaultEventRetention        = 365 * 24 * time.Hour
 	DefaultStorageTimeout        = 5 * time.Second
+	DefaultNewDeviceWindow       = 90 * 24 * time.Hour
 )
 
 // Locator resolves an IP address to an approximate location. It returns the
@@ -171,6 +172,17 @@ type Config struct {
 	// request's goroutine: keep it short or hand off.
 	OnEvent func(ctx context.Context, e storage.Event)
 
+	// NewDeviceWindow is how recently an account must have signed in from
+	// a device and approximate location (browser and OS without versions,
+	// country) for a sign-in from them not to be new: a completed sign-in
+	// (password, or after its second factor) from anything else is
+	// recorded as a "new_device_sign_in" event, delivered to OnEvent, for
+	// an e-mail or a notice on the account's other sessions. An account's
+	// first sign-in is not alerted. Default 90 days (capped in effect by
+	// EventRetention, since the security log is what is read); negative
+	// turns the alerts off.
+	NewDeviceWindow time.Duration
+
 	// EventRetention is how long security events are kept. Default 365
 	// days.
 	EventRetention time.Duration
@@ -178,6 +190,9 @@ type Config struct {
 	// MaxBodyBytes limits JSON request bodies. Default 16 KiB.
 	MaxBodyBytes int64
 
+	// DeviceBinding turns on Device Bound Session Credentials (DBSC): see
+	// [DeviceBindingConfig]. The zero value leaves it off.
+	DeviceBinding DeviceBindingConfig
 	// MaxSessionsPerUser caps how many live sessions one user may hold.
 	// A completed sign-in beyond it (Login, or for a user with a second
 	// factor the Elevate that completes it) ends the user's least
@@ -221,6 +236,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.EventRetention, DefaultEventRetention)
 	setDefault(&c.CacheSize, DefaultCacheSize)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.NewDeviceWindow, DefaultNewDeviceWindow)
+	c.DeviceBinding.setDefaults(c.Insecure)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -267,6 +284,7 @@ func (c *Config) validate() error {
 	if c.CacheSize < 0 || c.MaxBodyBytes < 0 || c.MaxSessionsPerUser < 0 {
 		errs = append(errs, errors.New("CacheSize, MaxBodyBytes and MaxSessionsPerUser must not be negative"))
 	}
+	errs = append(errs, c.DeviceBinding.validate(c.CookieName)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("session: invalid Config: %w", err)
 	}

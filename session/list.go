@@ -27,6 +27,9 @@ type SessionInfo struct {
 	// Pending marks a sign-in that passed the password but not yet the
 	// second factor: worth a warning if the user did not just sign in.
 	Pending bool `json:"pending_second_factor"`
+	// DeviceBound says the session is bound to its device's key (DBSC): its
+	// session cookie alone, copied elsewhere, does not work.
+	DeviceBound bool `json:"device_bound"`
 	// Raw carries the stored details (full location, parsed device, user
 	// agent) for server-rendered pages, with TokenHash zeroed. It is not
 	// serialised.
@@ -48,7 +51,14 @@ func (m *Manager) ListSessions(ctx context.Context, userID string, current *Sess
 		if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) > m.cfg.IdleTimeout {
 			continue
 		}
+		var bound bool
+		if m.bind != nil {
+			if bound, err = m.bind.bound(ctx, userID, s.Handle); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, SessionInfo{
+			DeviceBound:  bound,
 			ID:           s.Handle,
 			Current:      current != nil && current.Handle == s.Handle && current.UserID == userID,
 			CreatedAt:    s.CreatedAt,

@@ -93,8 +93,9 @@ func anyFromContext(ctx context.Context) (*Session, bool) {
 }
 
 // RejectionFromContext reports why the request's session cookie was
-// refused by [Manager.Handler]: [ErrExpired], [ErrRevoked] or
-// [ErrInvalidCookie]. It returns nil when the request had no cookie or a
+// refused by [Manager.Handler]: [ErrExpired], [ErrRevoked],
+// [ErrInvalidCookie], or [ErrDeviceUnproven] (a device-bound session
+// without its device cookie). It returns nil when the request had no cookie or a
 // valid one. Apps use it to say "You were signed out".
 func RejectionFromContext(ctx context.Context) error {
 	err, _ := ctx.Value(rejectKey{}).(error)
@@ -118,9 +119,11 @@ type Manager struct {
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
-	log  *SecurityLog
-	apps *AppTokens
-	tel  *telemetry
+	log   *SecurityLog
+	apps  *AppTokens
+	tel   *telemetry
+	watch *watchers       // open SessionContexts
+	bind  *DeviceBindings // nil: device binding off
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -164,6 +167,8 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
+	m.watch = newWatchers(m)
+	m.bind = newDeviceBindings(m)
 	tel, err := newTelemetry(&cfg)
 	if err != nil {
 		return nil, err
@@ -195,6 +200,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
+	m.watch.start()
 	m.log = newSecurityLog(&m.cfg, m.activity, tel)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler, tel: tel}
 	return m, nil
@@ -204,6 +210,7 @@ func New(cfg Config) (*Manager, error) {
 // the notifier's metrics and liveness.
 func (m *Manager) notice(r storage.Revocation) {
 	m.cache.apply(r)
+	m.watch.notice(r)
 	m.tel.notice(r, m.cfg.Clock())
 }
 
@@ -239,6 +246,7 @@ func (m *Manager) Close() error {
 			m.unsubscribe()
 		}
 		m.log.close()
+		m.watch.close()
 		m.tel.close()
 	})
 	return nil
@@ -255,7 +263,7 @@ func (m *Manager) Check(r *http.Request) (*Session, error) {
 		return nil, ErrNoSession
 	}
 	rs := new(requestSession)
-	_, err := m.check(r, value, &rs.p, &rs.s)
+	_, err := m.check(r, value, &rs.p, &rs.s, true)
 	clear(rs.p.token[:])
 	if err != nil {
 		return nil, err
@@ -293,9 +301,10 @@ func (rs *requestSession) String() string {
 }
 
 // check validates the cookie value, decoding it into p, and fills s. It
-// reports which key sealed the cookie. On a cache hit it allocates nothing
-// beyond what securecookie's decoding does.
-func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (int, error) {
+// reports which key sealed the cookie. With proof, a session bound to its
+// device also needs a valid device cookie (ErrDeviceUnproven). On a cache
+// hit it allocates nothing beyond what securecookie's decoding does.
+func (m *Manager) check(r *http.Request, value string, p *payload, s *Session, proof bool) (int, error) {
 	keyIdx, err := m.codec.decode(value, p)
 	if err != nil {
 		return 0, err
@@ -325,6 +334,9 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (
 	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(m.cfg.IdleTimeout) {
 		return 0, ErrExpired
 	}
+	if c.bound && proof && !m.bind.validCookie(r, c.handle, now.Unix()) {
+		return 0, ErrDeviceUnproven
+	}
 	if nowNS-c.lastSeen >= int64(m.cfg.TouchInterval) && m.cache.startTouch(h) {
 		if err := m.touch(r, h, p.userID, now); err != nil {
 			return 0, err
@@ -349,7 +361,13 @@ func (m *Manager) fill(ctx context.Context, h storage.TokenHash, userHash, gen u
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	var ok bool
-	if *c, ok = newCachedSession(st, m.cache.userHash(st.UserID), now.Add(m.revocationTTL).UnixNano()); ok {
+	*c, ok = newCachedSession(st, m.cache.userHash(st.UserID), now.Add(m.revocationTTL).UnixNano())
+	if m.bind != nil {
+		if c.bound, err = m.bind.bound(ctx, st.UserID, st.Handle); err != nil {
+			return err
+		}
+	}
+	if ok {
 		m.cache.fillSession(h, c, gen)
 	}
 	return nil
@@ -404,7 +422,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			return
 		}
 		rs := &requestSession{Context: r.Context()}
-		keyIdx, err := m.check(r, value, &rs.p, &rs.s)
+		keyIdx, err := m.check(r, value, &rs.p, &rs.s, true)
 		switch {
 		case err == nil:
 			h := w.Header()
@@ -419,6 +437,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
 			m.tel.failClosed.Add(r.Context(), 1)
 			m.errorHandler(w, r, err)
+		case errors.Is(err, ErrDeviceUnproven):
+			// Unauthenticated, but the cookie stays: its own browser
+			// refreshes the device cookie and goes on.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rejectKey{}, err)))
 		default:
 			// Expired, revoked or invalid: forget the cookie client-side too.
 			m.expireCookie(w)

@@ -29,6 +29,16 @@ const (
 	EventAppAuthorized         EventType = "app_authorized"
 	EventAppRevoked            EventType = "app_revoked"
 	EventAllSessionsRevokedAdm EventType = "all_sessions_revoked"
+	// EventNewDeviceSignIn: a completed sign-in from a device and
+	// approximate location the account has not used recently (its Device,
+	// Location, IP and At say which and when).
+	EventNewDeviceSignIn EventType = "new_device_sign_in"
+	// EventDeviceBound: the session was bound to its device's key (DBSC);
+	// Detail is the key's thumbprint.
+	EventDeviceBound EventType = "device_bound"
+	// EventDeviceProofFailed: a device-binding registration or refresh
+	// was refused; Detail says why.
+	EventDeviceProofFailed EventType = "device_proof_failed"
 	// EventSessionLimitReached: a sign-in beyond the per-user session
 	// limit ended the least recently used session (SessionHandle).
 	EventSessionLimitReached EventType = "session_ended_by_limit"

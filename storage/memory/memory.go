@@ -74,6 +74,8 @@ type Store struct {
 
 	subs fanout.Set
 
+	bindings bindingTables // binding.go
+
 	now       func() time.Time
 	stop      chan struct{}
 	done      chan struct{}

@@ -41,6 +41,12 @@ const (
 	opAppendEvent
 	opListEvents
 	opDeleteEventsBefore
+	opPutDeviceBinding // binding.go
+	opGetDeviceBinding
+	opDeleteDeviceBindings
+	opDeleteDeviceBinding
+	opAddBindingChallenge
+	opUseBindingChallenge
 	numOps
 )
 
@@ -76,6 +82,12 @@ var opNames = [numOps]string{
 	"AppendEvent",
 	"ListEvents",
 	"DeleteEventsBefore",
+	"PutDeviceBinding",
+	"GetDeviceBinding",
+	"DeleteDeviceBindings",
+	"DeleteDeviceBinding",
+	"AddBindingChallenge",
+	"UseBindingChallenge",
 }
 
 // CreateSession implements [storage.Store], measured and traced.

@@ -103,12 +103,14 @@ var migrations = [][]string{
 	{
 		`ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT ''`,
 	},
+	// 3: device bindings (binding.go).
+	bindingMigration,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

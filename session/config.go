@@ -172,6 +172,11 @@ type Config struct {
 
 	// MaxBodyBytes limits JSON request bodies. Default 16 KiB.
 	MaxBodyBytes int64
+
+	// PasswordThrottle is the policy of [Manager.PasswordThrottle]. The
+	// zero value means the documented defaults (see
+	// [PasswordThrottleConfig]).
+	PasswordThrottle PasswordThrottleConfig
 }
 
 func (c *Config) setDefaults() {
@@ -202,6 +207,7 @@ func (c *Config) setDefaults() {
 	if c.ClearSiteData == "" {
 		c.ClearSiteData = DefaultClearSiteData
 	}
+	c.PasswordThrottle.setDefaults()
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
@@ -238,6 +244,9 @@ func (c *Config) validate() error {
 	}
 	if c.CacheSize < 0 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))
+	}
+	if err := c.PasswordThrottle.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("session: invalid Config: %w", err)

@@ -118,8 +118,9 @@ type Manager struct {
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
-	log  *SecurityLog
-	apps *AppTokens
+	log      *SecurityLog
+	apps     *AppTokens
+	throttle *PasswordThrottle
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -173,6 +174,7 @@ func New(cfg Config) (*Manager, error) {
 	m.revocationTTL = m.cfg.RevocationTTL
 	m.log = newSecurityLog(&m.cfg, m.activity)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
+	m.throttle = &PasswordThrottle{cfg: &m.cfg, pol: m.cfg.PasswordThrottle, log: m.log, clock: m.cfg.Clock, ip: m.ips.ClientIP}
 	return m, nil
 }
 

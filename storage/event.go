@@ -29,6 +29,7 @@ const (
 	EventAppAuthorized         EventType = "app_authorized"
 	EventAppRevoked            EventType = "app_revoked"
 	EventAllSessionsRevokedAdm EventType = "all_sessions_revoked"
+	EventPasswordLockout       EventType = "password_locked_out"
 )
 
 // Event is one entry of a user's security log. It never holds a secret:

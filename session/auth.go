@@ -24,6 +24,27 @@ import (
 // [Config.PendingTimeout] unless the second factor completes it. Login
 // records a "signed_in" event.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel) (*Session, error) {
+	return m.LoginWithOptions(w, r, userID, level, LoginOptions{Remember: true})
+}
+
+// LoginOptions are the options of [Manager.LoginWithOptions]. The zero
+// value is a sign-in without "remember me".
+type LoginOptions struct {
+	// Remember is the "remember me" box. True: the cookie has Expires and
+	// Max-Age (the session's absolute expiry) and the idle timeout is
+	// [Config.IdleTimeout] — what [Manager.Login] does. False: a
+	// browser-session cookie (no Expires, no Max-Age), dropped when the
+	// browser closes, and the shorter [Config.SessionOnlyIdleTimeout].
+	// Either way the absolute and idle timeouts are enforced on the
+	// server against server-side activity (SECURITY.md §5); the choice is
+	// sealed in the cookie, so the client cannot change it, and it
+	// survives [Manager.Elevate].
+	Remember bool
+}
+
+// LoginWithOptions is [Manager.Login] with options: [LoginOptions.Remember]
+// is the "remember me" box of the sign-in form.
+func (m *Manager) LoginWithOptions(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel, opts LoginOptions) (*Session, error) {
 	if userID == "" || len(userID) > MaxUserIDLength || !utf8.ValidString(userID) {
 		return nil, fmt.Errorf("session: Login: user ID must be 1 to %d bytes of UTF-8", MaxUserIDLength)
 	}
@@ -70,12 +91,13 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	if err := m.cfg.Store.CreateSession(ctx, st); err != nil {
 		return nil, fmt.Errorf("%w: creating session: %w", ErrUnavailable, err)
 	}
-	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: userID}
+	p := payload{level: level, sessionOnly: !opts.Remember, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: userID}
 	copy(p.token[:], token)
 	if err := m.setCookie(w, &p); err != nil {
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	s.sessionOnly = p.sessionOnly
 	m.log.record(ctx, r, s, userID, storage.EventSignedIn, level.String())
 	return s, nil
 }
@@ -137,12 +159,13 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, fmt.Errorf("%w: rotating session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(old, st.UserID)
-	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
+	p := payload{level: level, sessionOnly: cur.sessionOnly, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
 	copy(p.token[:], token)
 	if err := m.setCookie(w, &p); err != nil {
 		return nil, err
 	}
 	s := sessionFromStorage(st)
+	s.sessionOnly = p.sessionOnly
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
 	}
@@ -338,17 +361,22 @@ func (m *Manager) setCookie(w http.ResponseWriter, p *payload) error {
 	if err != nil {
 		return err
 	}
-	expires := time.Unix(p.expiresAt, 0)
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name:     m.cfg.CookieName,
 		Value:    value,
 		Path:     "/",
-		Expires:  expires,
-		MaxAge:   max(int(expires.Sub(m.cfg.Clock())/time.Second), 1),
 		Secure:   m.cookieSecure,
 		HttpOnly: true,
 		SameSite: m.cfg.SameSite,
-	})
+	}
+	if !p.sessionOnly {
+		// A remembered sign-in outlives the browser, never the session.
+		// A session-only one has neither attribute: the browser drops it
+		// when it closes (RFC 6265bis §5.7).
+		c.Expires = time.Unix(p.expiresAt, 0)
+		c.MaxAge = max(int(c.Expires.Sub(m.cfg.Clock())/time.Second), 1)
+	}
+	http.SetCookie(w, c)
 	return nil
 }
 

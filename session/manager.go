@@ -55,8 +55,15 @@ type Session struct {
 	// ExpiresAt is the absolute expiry; it never moves.
 	ExpiresAt time.Time
 
-	tokenHash storage.TokenHash
+	tokenHash   storage.TokenHash
+	sessionOnly bool
 }
+
+// Remembered reports whether the user chose "remember me" when signing in
+// ([LoginOptions.Remember]): the cookie then outlives the browser and the
+// idle timeout is [Config.IdleTimeout] rather than
+// [Config.SessionOnlyIdleTimeout].
+func (s *Session) Remembered() bool { return !s.sessionOnly }
 
 // SecondFactor reports whether the session passed a second factor.
 func (s *Session) SecondFactor() bool { return s.AuthLevel == storage.AuthSecondFactor }
@@ -289,7 +296,11 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (
 		// be produced without the keys; refuse it all the same.
 		return 0, ErrRevoked
 	}
-	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(m.cfg.IdleTimeout) {
+	idle := m.cfg.IdleTimeout
+	if p.sessionOnly {
+		idle = m.cfg.SessionOnlyIdleTimeout
+	}
+	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(idle) {
 		return 0, ErrExpired
 	}
 	if nowNS-c.lastSeen >= int64(m.cfg.TouchInterval) && m.cache.startTouch(h) {
@@ -298,6 +309,7 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (
 		}
 	}
 	c.session(h, p.userID, s)
+	s.sessionOnly = p.sessionOnly
 	return keyIdx, nil
 }
 

@@ -376,6 +376,13 @@ func (s *Service) ResetLockout(ctx context.Context, userID string) error {
 // If the second-factor state cannot be read, SignIn fails and starts no
 // session: it never falls back to a password-only sign-in.
 func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, userID string) (pending bool, err error) {
+	return s.SignInWithOptions(w, r, userID, session.LoginOptions{Remember: true})
+}
+
+// SignInWithOptions is [Service.SignIn] with the sign-in's options, such
+// as the "remember me" box ([session.LoginOptions.Remember]); the choice
+// carries over to the session once the second factor completes it.
+func (s *Service) SignInWithOptions(w http.ResponseWriter, r *http.Request, userID string, opts session.LoginOptions) (pending bool, err error) {
 	enabled, err := s.Enabled(r.Context(), userID)
 	if err != nil {
 		return false, err
@@ -384,7 +391,7 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, userID string) 
 	if enabled {
 		level = storage.AuthPendingSecondFactor
 	}
-	if _, err := s.mgr.Login(w, r, userID, level); err != nil {
+	if _, err := s.mgr.LoginWithOptions(w, r, userID, level, opts); err != nil {
 		return false, fmt.Errorf("totp: sign in: %w", err)
 	}
 	return enabled, nil

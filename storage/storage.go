@@ -83,6 +83,7 @@ type Store interface {
 	ThrottleStore
 	AppGrantStore
 	EventStore
+	TrustedBrowserStore
 	Notifier
 	// Close stops background work (expiry sweeps, notifier connections) and
 	// releases resources. Calls after Close may fail.

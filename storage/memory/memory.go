@@ -71,6 +71,7 @@ type Store struct {
 	userGrants   map[string]map[storage.TokenHash]struct{} // user → grant token hashes
 	events       map[string][]storage.Event                // user → events, ascending ID
 	lastEventID  int64
+	trusted      map[string]map[string]storage.TrustedBrowser // user → ID → record (trusted.go)
 
 	subs fanout.Set
 

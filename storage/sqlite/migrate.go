@@ -99,12 +99,14 @@ var migrations = [][]string{
 		) STRICT`,
 		`CREATE INDEX revocations_created_at ON revocations (created_at)`,
 	},
+	// 2: trusted browsers (trusted.go).
+	trustedBrowsersSchema,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

@@ -204,7 +204,8 @@ type LogoutEverywhereOptions struct {
 
 // LogoutEverywhere ends every session of the request's user, this one
 // included ("Log out everywhere", the "I don't recognise this device"
-// path), and, with opts.IncludeApps, every connected app. Like
+// path), every trusted browser ([TrustedBrowsers.RevokeAll]) and, with
+// opts.IncludeApps, every connected app. Like
 // [Manager.Logout] it expires the cookie and sends Clear-Site-Data. It
 // returns how many sessions and apps it ended and records a
 // "signed_out_everywhere" event. The HTTP route requires a recent
@@ -219,6 +220,9 @@ func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts 
 		return 0, 0, err
 	}
 	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
+	if _, err := m.trusted.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
+		return sessions, 0, err
+	}
 	if opts.IncludeApps {
 		if apps, err = m.apps.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
 			return sessions, 0, err
@@ -295,8 +299,9 @@ func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, e
 }
 
 // PasswordChanged ends the sessions of userID after its password changed
-// (SECURITY.md §7) and records a "password_changed" event with what a
-// tells. When keep is non-nil (the session that changed the password), that
+// (SECURITY.md §7), and all of userID's trusted browsers
+// ([TrustedBrowsers.RevokeAll]), and records a "password_changed" event
+// with what a tells. When keep is non-nil (the session that changed the password), that
 // session survives; otherwise all end. It returns how many sessions ended.
 // Like [Manager.RevokeOthers] it refuses with [ErrRevoked] a keep that is
 // no longer live under its token (after [Manager.Elevate], pass the session
@@ -317,6 +322,9 @@ func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, k
 		return 0, err
 	}
 	m.log.record(ctx, a.Request, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
+	if _, err := m.trusted.RevokeAll(ctx, a, userID); err != nil {
+		return n, err
+	}
 	return n, nil
 }
 

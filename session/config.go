@@ -184,6 +184,11 @@ type Config struct {
 	// zero value means the documented defaults (see
 	// [PasswordThrottleConfig]).
 	PasswordThrottle PasswordThrottleConfig
+
+	// TrustedBrowsers configures [Manager.TrustedBrowsers] ("don't ask
+	// for a code on this browser"). The zero value means the documented
+	// defaults (see [TrustedBrowsersConfig]: 30 days).
+	TrustedBrowsers TrustedBrowsersConfig
 }
 
 func (c *Config) setDefaults() {
@@ -216,6 +221,7 @@ func (c *Config) setDefaults() {
 		c.ClearSiteData = DefaultClearSiteData
 	}
 	c.PasswordThrottle.setDefaults()
+	c.TrustedBrowsers.setDefaults(c.Insecure)
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
@@ -257,6 +263,9 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))
 	}
 	if err := c.PasswordThrottle.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.TrustedBrowsers.validate(c); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -128,6 +128,7 @@ type Manager struct {
 	log      *SecurityLog
 	apps     *AppTokens
 	throttle *PasswordThrottle
+	trusted  *TrustedBrowsers
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -181,6 +182,7 @@ func New(cfg Config) (*Manager, error) {
 	m.revocationTTL = m.cfg.RevocationTTL
 	m.log = newSecurityLog(&m.cfg, m.activity)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
+	m.trusted = newTrustedBrowsers(&m.cfg, m.log)
 	m.throttle = &PasswordThrottle{cfg: &m.cfg, pol: m.cfg.PasswordThrottle, log: m.log, clock: m.cfg.Clock, ip: m.ips.ClientIP}
 	return m, nil
 }

@@ -281,6 +281,9 @@ func (s *Service) Disable(ctx context.Context, a session.Audit, userID string) e
 	if err := s.store.ResetAttempts(ctx, userID); err != nil {
 		return fmt.Errorf("totp: reset attempts: %w", err)
 	}
+	if _, err := s.mgr.TrustedBrowsers().RevokeAll(ctx, a, userID); err != nil {
+		return fmt.Errorf("totp: ending trusted browsers: %w", err)
+	}
 	return nil
 }
 
@@ -374,7 +377,10 @@ func (s *Service) ResetLockout(ctx context.Context, userID string) error {
 // already had is replaced ([session.Manager.Login]).
 //
 // If the second-factor state cannot be read, SignIn fails and starts no
-// session: it never falls back to a password-only sign-in.
+// session: it never falls back to a password-only sign-in. On a browser
+// the user trusted ([session.TrustedBrowsers.Trusted]) the session starts
+// at [storage.AuthSecondFactor], pending is false, and a
+// "second_factor_skipped" event is recorded.
 func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, userID string) (pending bool, err error) {
 	return s.SignInWithOptions(w, r, userID, session.LoginOptions{Remember: true})
 }
@@ -390,9 +396,18 @@ func (s *Service) SignInWithOptions(w http.ResponseWriter, r *http.Request, user
 	level := storage.AuthPassword
 	if enabled {
 		level = storage.AuthPendingSecondFactor
+		if s.mgr.TrustedBrowsers().Trusted(r, userID) {
+			// The user trusted this browser after a second factor
+			// (session.TrustedBrowsers): the sign-in is complete.
+			level = storage.AuthSecondFactor
+			enabled = false
+		}
 	}
 	if _, err := s.mgr.LoginWithOptions(w, r, userID, level, opts); err != nil {
 		return false, fmt.Errorf("totp: sign in: %w", err)
+	}
+	if level == storage.AuthSecondFactor {
+		s.record(r.Context(), session.Audit{Request: r}, userID, storage.EventSecondFactorSkipped, "trusted browser")
 	}
 	return enabled, nil
 }

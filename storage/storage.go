@@ -84,6 +84,7 @@ type Store interface {
 	AppGrantStore
 	EventStore
 	TrustedBrowserStore
+	PasskeyStore
 	Notifier
 	// Close stops background work (expiry sweeps, notifier connections) and
 	// releases resources. Calls after Close may fail.

@@ -85,7 +85,7 @@ CREATE INDEX security_events_at ON security_events (at);
 // element i. Never edit a released migration: append a new one. A newer
 // deployment may have applied versions this code does not know; they must
 // stay compatible with it (rolling upgrades), so they are left alone.
-func migrations() []string { return []string{schemaV1, schemaTrustedBrowsers} }
+func migrations() []string { return []string{schemaV1, schemaTrustedBrowsers, schemaPasskeys} }
 
 // migrate brings the schema of the first schema in the search_path up to
 // date. The advisory lock, held until the transaction ends, serializes

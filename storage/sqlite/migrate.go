@@ -101,12 +101,14 @@ var migrations = [][]string{
 	},
 	// 2: trusted browsers (trusted.go).
 	trustedBrowsersSchema,
+	// 3: passkeys and their challenges (passkey.go).
+	passkeysSchema,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

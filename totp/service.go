@@ -370,7 +370,8 @@ func (s *Service) ResetLockout(ctx context.Context, userID string) error {
 }
 
 // SignIn starts a session for userID after the application has checked
-// the password: if userID has a confirmed second factor the session is
+// the password: if userID has a confirmed second factor (TOTP, or a
+// registered security key or passkey) the session is
 // pending ([storage.AuthPendingSecondFactor]) and pending is true — send
 // the user to the second-factor step (POST /totp/verify); otherwise it is
 // fully signed in at [storage.AuthPassword]. Any session the request
@@ -392,6 +393,15 @@ func (s *Service) SignInWithOptions(w http.ResponseWriter, r *http.Request, user
 	enabled, err := s.Enabled(r.Context(), userID)
 	if err != nil {
 		return false, err
+	}
+	if !enabled {
+		// A security key or passkey is a second factor too, given at the
+		// same step (package passkey: POST /passkeys/login/finish).
+		keys, err := s.store.ListPasskeys(r.Context(), userID)
+		if err != nil {
+			return false, fmt.Errorf("totp: reading passkeys: %w", err)
+		}
+		enabled = len(keys) > 0
 	}
 	level := storage.AuthPassword
 	if enabled {

@@ -247,9 +247,23 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Errorf("GET /passkeys: got %s", r.Body)
 	}
 	want("remove another user's id", js("remove", `call("DELETE", "/auth/passkeys/nope")`), 404)
+	trustReq := httptest.NewRequest("POST", origin+"/", nil)
+	if _, err := m.TrustedBrowsers().Trust(httptest.NewRecorder(), trustReq, session.Audit{}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	trusted := func() int {
+		list, err := m.TrustedBrowsers().List(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
 	want("remove the key", js("remove", `call("DELETE", "/auth/passkeys/`+yubikey.ID+`")`), 204)
 	if list, err := pk.List(context.Background(), "alice"); err != nil || len(list) != 1 || list[0].ID != laptopKey.ID {
 		t.Fatalf("after removing the key: got %+v, %v; want the passkey only", list, err)
+	}
+	if n := trusted(); n != 1 {
+		t.Errorf("trusted browsers while a passkey remains: got %d, want 1", n)
 	}
 
 	// 6. A counter that goes backwards (a cloned key) is refused and
@@ -281,6 +295,14 @@ func TestBrowserPasskeys(t *testing.T) {
 	want("whoami after the clone", js("whoami", `call("GET", "/whoami")`), 401)
 	if n := countEvents(t, store, storage.EventPasskeyCounterRegressed); n != 1 {
 		t.Errorf("passkey_counter_regressed events: got %d, want 1", n)
+	}
+
+	// 7. Removing the last second factor ends the trusted browsers.
+	if err := pk.Remove(context.Background(), session.Audit{}, "alice", laptopKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := trusted(); n != 0 {
+		t.Errorf("trusted browsers after the last passkey was removed: got %d, want 0", n)
 	}
 
 }

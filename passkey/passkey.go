@@ -181,8 +181,10 @@ func (s *Service) Rename(ctx context.Context, userID, id, name string) error {
 }
 
 // Remove deletes userID's passkey id and records a "passkey_removed"
-// event. The HTTP route requires a recent authentication; Go callers
-// decide.
+// event. When it was the user's last second factor (no passkey left and
+// no confirmed TOTP), the second factor is off: all of the user's trusted
+// browsers end too ([session.TrustedBrowsers.RevokeAll]). The HTTP route
+// requires a recent authentication; Go callers decide.
 func (s *Service) Remove(ctx context.Context, a session.Audit, userID, id string) error {
 	if err := s.cfg.Store.DeletePasskey(ctx, userID, id); errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound
@@ -190,6 +192,23 @@ func (s *Service) Remove(ctx context.Context, a session.Audit, userID, id string
 		return fmt.Errorf("passkey: removing: %w", err)
 	}
 	s.cfg.Manager.SecurityLog().Record(ctx, a, userID, storage.EventPasskeyRemoved, "")
+	left, err := s.cfg.Store.ListPasskeys(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("passkey: removed, but checking the remaining second factors failed: %w", err)
+	}
+	if len(left) > 0 {
+		return nil
+	}
+	cred, err := s.cfg.Store.GetTOTP(ctx, userID)
+	switch {
+	case err == nil && cred.Confirmed:
+		return nil
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("passkey: removed, but checking the remaining second factors failed: %w", err)
+	}
+	if _, err := s.cfg.Manager.TrustedBrowsers().RevokeAll(ctx, a, userID); err != nil {
+		return fmt.Errorf("passkey: removed, but ending trusted browsers failed: %w", err)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionguard/sessionguard/storage"
@@ -154,7 +155,8 @@ func (t *PasswordThrottle) Reserve(ctx context.Context, a Audit, username, userI
 		return fmt.Errorf("%w: password throttle: %w", ErrUnavailable, err)
 	}
 	if st.Failures == t.pol.Address.FreeAttempts {
-		t.cfg.Logger.Warn("session: password attempts from one client address throttled", "address", addr[len(addrKeyPrefix):], "attempts", st.Failures)
+		ip, _, _ := strings.Cut(addr[len(addrKeyPrefix):], "@")
+		t.cfg.Logger.Warn("session: password attempts from one client address throttled", "address", ip, "attempts", st.Failures)
 	}
 	st, err = t.cfg.Store.ReserveAttempt(ctx, accountKey(username), now, t.pol.Account)
 	if errors.Is(err, storage.ErrLocked) {

@@ -14,7 +14,7 @@ import (
 
 var (
 	shownToken = regexp.MustCompile(`<input id="new-token" class="mono" readonly value="(sgapp_[A-Za-z0-9_-]+)">`)
-	revokeApp  = regexp.MustCompile(`action="/apps/([A-Za-z0-9_-]+)/revoke"`)
+	revokeApp  = regexp.MustCompile(`href="/apps/([A-Za-z0-9_-]+)"`)
 )
 
 // callAPI calls GET /api/me with a bearer token.
@@ -62,8 +62,14 @@ func TestConnectedApps(t *testing.T) {
 
 	ids := revokeApp.FindStringSubmatch(c.page("/apps", "/apps"))
 	if ids == nil {
-		t.Fatal("no Revoke button")
+		t.Fatal("no link to the app's page")
 	}
+	body = c.page("/apps/"+ids[1], "/apps/"+ids[1], "<h1>Sample Calendar</h1>", "Read your profile", "Connected", "Last used", "Revoke access",
+		"will no longer be able to use your account")
+	if strings.Contains(body, `action="/apps/`+ids[1]+`/revoke"`) {
+		t.Error("the app's page revokes without a confirmation")
+	}
+	c.page("/apps/"+ids[1]+"?confirm=revoke", "/apps/"+ids[1]+"?confirm=revoke", "Revoke access of Sample Calendar?", `method="post" action="/apps/`+ids[1]+`/revoke"`, "Cancel")
 	c.expectRedirect("POST", "/apps/"+ids[1]+"/revoke", url.Values{}, "/apps?m=app-revoked")
 	if status, _ := callAPI(t, srv.URL, token); status != http.StatusUnauthorized {
 		t.Errorf("GET /api/me after revoking: got %d, want 401", status)
@@ -95,7 +101,7 @@ func TestSecurityLog(t *testing.T) {
 	setUpTwoFactor(t, c, clock)
 
 	body := c.page("/security-log", "/security-log",
-		"Signed in", "Chrome 131 on macOS · Lisbon, Portugal · 203.0.113.7", "This device",
+		"Logged in", "Chrome 131 on macOS · Lisbon, Portugal · 203.0.113.7", "This device",
 		"Safari 17 on iPhone", "Logged out all other sessions (1 session ended)",
 		"Turned on two-factor authentication")
 	if strings.Contains(body, "Older events") || strings.Contains(body, "Newest events") {
@@ -199,7 +205,7 @@ func TestChangePassword(t *testing.T) {
 	phone.page("/", "/") // nothing changed yet
 
 	c.expectRedirect("POST", "/password", url.Values{"current": {demoPassword}, "new": {"new password 1"}, "confirm": {"new password 1"}}, "/password?m=password-changed&n=2")
-	c.page("/password?m=password-changed&n=2", "/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were signed out.")
+	c.page("/password?m=password-changed&n=2", "/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were logged out.")
 	phone.expectRedirect("GET", "/", nil, "/login?m=signed-out")
 	desktop.expectRedirect("GET", "/", nil, "/login?m=signed-out")
 
@@ -210,6 +216,9 @@ func TestChangePassword(t *testing.T) {
 	phone.login(demoUser, "new password 1")
 	c.expectRedirect("POST", "/password", url.Values{"current": {"new password 1"}, "new": {"new password 2"}, "confirm": {"new password 2"}}, "/password?m=password-changed&n=1")
 	c.expectRedirect("POST", "/password", url.Values{"current": {"new password 2"}, "new": {"new password 3"}, "confirm": {"new password 3"}}, "/password?m=password-changed&n=0")
-	c.page("/password?m=password-changed&n=0", "/password?m=password-changed&n=0", "No other session was signed in.")
-	c.page("/security-log", "/security-log", fmt.Sprintf("Changed the password (%d sessions ended)", 2))
+	c.page("/password?m=password-changed&n=0", "/password?m=password-changed&n=0", "No other session was logged in.")
+	body := c.page("/security-log", "/security-log", fmt.Sprintf("Changed the password (%d sessions ended)", 2))
+	if n := strings.Count(body, "Confirmed the password"); n != 0 {
+		t.Errorf("the log shows %d password confirmations besides the password changes, want 0", n)
+	}
 }

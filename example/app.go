@@ -12,8 +12,10 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -50,6 +52,10 @@ type appConfig struct {
 	// Locator and TrustedProxies are passed to session.Config.
 	Locator        session.Locator
 	TrustedProxies []netip.Prefix
+	// Demo says on every page that the data shown is made up (-demo).
+	Demo bool
+	// seed, if set, is run once the app is made (-demo: seedDemo).
+	seed func(*app) error
 }
 
 // app is the example web application.
@@ -61,6 +67,12 @@ type app struct {
 	users  *userStore
 	pages  map[string]*template.Template
 	reveal *securecookie.SecureCookie
+	tel    *telemetry
+	// mux is the router Handler built, which notFound asks whether a path
+	// exists for another method.
+	mux         *http.ServeMux
+	handlerOnce sync.Once
+	handler     http.Handler
 }
 
 func newApp(cfg appConfig) (_ *app, err error) {
@@ -91,6 +103,12 @@ func newApp(cfg appConfig) (_ *app, err error) {
 			a.Close()
 		}
 	}()
+	if a.tel, err = newTelemetry(); err != nil {
+		return nil, err
+	}
+	if store, err = a.tel.instrument(store); err != nil {
+		return nil, err
+	}
 	usersPath := ""
 	if persistent {
 		usersPath = filepath.Join(cfg.DataDir, "users.json")
@@ -98,7 +116,8 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	if a.users, err = newUserStore(usersPath, cfg.BcryptCost); err != nil {
 		return nil, err
 	}
-	if err := a.users.ensure(demoUser, demoPassword); err != nil {
+	created, err := a.users.ensure(demoUser, demoPassword)
+	if err != nil {
 		return nil, err
 	}
 	a.m, err = session.New(session.Config{
@@ -113,6 +132,7 @@ func newApp(cfg appConfig) (_ *app, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Unauthenticated: http.HandlerFunc(a.unauthenticated),
 		ErrorHandler:    a.storageFailure,
+		MeterProvider:   a.tel.provider,
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +156,10 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	if a.reveal, err = newRevealCodec(keys.Cookie[0]); err != nil {
 		return nil, err
 	}
+	if created != nil {
+		// The demo account's log starts with its creation, like any other.
+		a.m.SecurityLog().Record(context.Background(), session.Audit{}, created.ID, eventAccountCreated, "")
+	}
 	return a, nil
 }
 
@@ -143,14 +167,28 @@ func (a *app) Close() error {
 	if a.m != nil {
 		a.m.Close()
 	}
+	if a.tel != nil {
+		a.tel.Close()
+	}
 	return a.store.Close()
 }
 
-// Handler returns the whole app behind the session middleware.
+// Handler returns the whole app behind the session middleware. It builds
+// it once; every call returns the same handler.
 func (a *app) Handler() http.Handler {
+	a.handlerOnce.Do(func() { a.handler = a.newHandler() })
+	return a.handler
+}
+
+func (a *app) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	// Readiness and Prometheus metrics (serve them on an internal
+	// listener in production).
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("GET /metrics", a.tel.metrics)
 
 	// The library's JSON API, for scripts and native apps.
 	mux.Handle("/auth/", a.m.Routes(a.tf))
@@ -170,6 +208,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("POST /logout", a.m.Protect(http.HandlerFunc(a.logout)))
 
 	mux.Handle("GET /sessions", page(a.sessionsPage))
+	mux.Handle("GET /sessions/{id}", page(a.sessionPage))
 	mux.Handle("POST /sessions/{id}/logout", action(a.endSession))
 	mux.Handle("GET /sessions/confirm/{action}", page(a.confirmPage))
 	mux.Handle("POST /sessions/logout-others", action(a.endOtherSessions))
@@ -185,6 +224,7 @@ func (a *app) Handler() http.Handler {
 
 	mux.Handle("GET /apps", page(a.appsPage))
 	mux.Handle("POST /apps/demo", action(a.authorizeDemoApp))
+	mux.Handle("GET /apps/{id}", page(a.appPage))
 	mux.Handle("POST /apps/{id}/revoke", action(a.revokeApp))
 
 	mux.Handle("GET /security-log", page(a.securityLogPage))
@@ -194,6 +234,11 @@ func (a *app) Handler() http.Handler {
 
 	mux.Handle("GET /password", page(a.passwordPage))
 	mux.Handle("POST /password", action(a.changePassword))
+
+	// Everything else: a page that says so, with a way back (or 405 where
+	// the path exists for another method).
+	mux.HandleFunc("/", a.notFound)
+	a.mux = mux
 	return a.m.Handler(securityHeaders(mux))
 }
 
@@ -223,7 +268,7 @@ func (a *app) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	if isAPI(r) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprintln(w, `{"error":"unauthenticated","message":"Please sign in."}`)
+		fmt.Fprintln(w, `{"error":"unauthenticated","message":"Please log in."}`)
 		return
 	}
 	if _, ok := session.PendingFromContext(r.Context()); ok {
@@ -259,9 +304,21 @@ func redirectToLogin(w http.ResponseWriter, r *http.Request) {
 // redirect answers a form post with 303 See Other to path, with an
 // optional message key (see messages) and count.
 func redirect(w http.ResponseWriter, r *http.Request, path, msg string, n ...int) {
+	redirectField(w, r, path, msg, "", n...)
+}
+
+// fieldID is the form of the field ids a redirect may name.
+var fieldID = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
+// redirectField is redirect with an error about the form field with the
+// id field on the page at path.
+func redirectField(w http.ResponseWriter, r *http.Request, path, msg, field string, n ...int) {
 	q := url.Values{}
 	if msg != "" {
 		q.Set("m", msg)
+	}
+	if field != "" {
+		q.Set("f", field)
 	}
 	if len(n) > 0 {
 		q.Set("n", strconv.Itoa(n[0]))
@@ -279,43 +336,65 @@ type message struct {
 	// Count is appended when the query has a count n: Count[0] for zero,
 	// Count[1] for one, Count[2] (with %d) for more.
 	Count [3]string
-	// Alert marks errors (role="alert"); others are status messages.
-	Alert bool
+	// Kind is how the message looks and is announced: kindInfo (the
+	// default), kindSuccess, or kindError (role="alert").
+	Kind string
+	// Field is the id of the form field an error is about: the field is
+	// marked invalid and described by the message.
+	Field string
 }
+
+// Kinds of messages.
+const (
+	kindInfo    = "info"
+	kindSuccess = "success"
+	kindError   = "error"
+)
 
 var messages = map[string]message{
-	"signed-out":         {Text: "You were signed out. Please sign in again.", Alert: true},
-	"logged-out":         {Text: "You are signed out."},
-	"ended-everywhere":   {Text: "You were signed out everywhere.", Count: [3]string{"", "1 session ended.", "%d sessions ended."}},
-	"ended-one":          {Text: "The session was ended. That device is signed out."},
+	"signed-out":         {Text: "You were logged out. Please log in again.", Kind: kindError},
+	"logged-out":         {Text: "You are logged out.", Kind: kindSuccess},
+	"ended-everywhere":   {Text: "You were logged out everywhere.", Count: [3]string{"", "1 session ended.", "%d sessions ended."}, Kind: kindSuccess},
+	"ended-one":          {Text: "That device is logged out: its next request goes to the login page.", Kind: kindSuccess},
 	"ended-none":         {Text: "There were no other sessions to end."},
-	"ended-others":       {Text: "All your other sessions were ended.", Count: [3]string{"No other device was signed in.", "1 session ended.", "%d sessions ended."}},
-	"welcome":            {Text: "Welcome! Your account is ready."},
-	"not-found":          {Text: "That session no longer exists.", Alert: true},
-	"wrong-confirm":      {Text: "That password is not right, so nothing was changed.", Alert: true},
-	"too-many-passwords": {Text: "Too many wrong passwords. Please wait a while and try again; nothing was changed.", Alert: true},
-	"recovery-used": {Text: "You signed in with a recovery code. Each code works only once.", Alert: true,
+	"ended-others":       {Text: "All your other sessions were ended.", Count: [3]string{"No other device was logged in.", "1 session ended.", "%d sessions ended."}, Kind: kindSuccess},
+	"welcome":            {Text: "Welcome! Your account is ready.", Kind: kindSuccess},
+	"not-found":          {Text: "That session no longer exists.", Kind: kindError},
+	"wrong-confirm":      {Text: "That password is not right, so nothing was changed.", Kind: kindError, Field: "password"},
+	"too-many-passwords": {Text: "Too many wrong passwords. Please wait a while and try again; nothing was changed.", Kind: kindError, Field: "password"},
+	"recovery-used": {Text: "You logged in with a recovery code. Each code works only once.", Kind: kindSuccess,
 		Count: [3]string{"You have no recovery codes left: generate new ones now.", "You have 1 recovery code left.", "You have %d recovery codes left."}},
-	"2fa-enabled":     {Text: "Two-factor authentication is on. You'll need your authenticator app when you sign in."},
-	"2fa-disabled":    {Text: "Two-factor authentication is off."},
+	"2fa-enabled":     {Text: "Two-factor authentication is on. You'll need your authenticator app when you log in.", Kind: kindSuccess},
+	"2fa-disabled":    {Text: "Two-factor authentication is off.", Kind: kindSuccess},
 	"2fa-cancelled":   {Text: "Setup cancelled. Two-factor authentication stays off."},
 	"2fa-on-already":  {Text: "Two-factor authentication is already on."},
-	"2fa-off-already": {Text: "Two-factor authentication is not on.", Alert: true},
-	"wrong-code":      {Text: "That code didn't work. Check your authenticator app (and its clock) and try again.", Alert: true},
-	"locked":          {Text: "Too many wrong codes. Wait a few minutes, then try again.", Alert: true},
-	"setup-expired":   {Text: "That setup is no longer available. Start again.", Alert: true},
-	"app-revoked":     {Text: "Access revoked. The app's token stopped working."},
-	"app-not-found":   {Text: "That app is no longer connected.", Alert: true},
-	"password-changed": {Text: "Your password was changed.",
-		Count: [3]string{"No other session was signed in.", "1 other session was signed out.", "%d other sessions were signed out."}},
+	"2fa-off-already": {Text: "Two-factor authentication is not on.", Kind: kindError},
+	"wrong-code":      {Text: wrongCodeText, Kind: kindError, Field: "code"},
+	"replayed-code":   {Text: replayedCodeText, Kind: kindError, Field: "code"},
+	"locked": {Text: "Too many wrong codes, so codes are not checked for now.", Kind: kindError, Field: "code",
+		Count: [3]string{"Try again in a minute.", "Try again in 1 minute.", "Try again in %d minutes."}},
+	"setup-expired": {Text: "That setup is no longer available. Start again.", Kind: kindError},
+	"app-revoked":   {Text: "Access revoked. The app's token stopped working.", Kind: kindSuccess},
+	"app-not-found": {Text: "That app is no longer connected.", Kind: kindError},
+	"password-changed": {Text: "Your password was changed.", Kind: kindSuccess,
+		Count: [3]string{"No other session was logged in.", "1 other session was logged out.", "%d other sessions were logged out."}},
 }
 
-// flash returns the text of the message named by r's query, if any.
-func flash(r *http.Request) (text string, alert bool) {
+// The messages of a refused authenticator code: they tell each case apart,
+// as the security log does (a replayed code was right, for a step already
+// used; telling so reveals nothing an attacker could use, since the code
+// can never be accepted again).
+const (
+	wrongCodeText    = "That code is not right. Check that it is the code for sessionguard example and that your phone's clock is set automatically, then try again."
+	replayedCodeText = "That code was already used. Wait for the next code in your authenticator app (a new one every 30 seconds) and enter it."
+)
+
+// flash returns the message named by r's query, if any, with its text.
+func flash(r *http.Request) (text string, msg message) {
 	q := r.URL.Query()
 	msg, ok := messages[q.Get("m")]
 	if !ok {
-		return "", false
+		return "", message{}
 	}
 	text = msg.Text
 	if n, err := strconv.Atoi(q.Get("n")); err == nil && n >= 0 && msg.Count != [3]string{} {
@@ -332,7 +411,7 @@ func flash(r *http.Request) (text string, alert bool) {
 			text += " " + c
 		}
 	}
-	return text, msg.Alert
+	return text, msg
 }
 
 type pageData struct {
@@ -342,9 +421,19 @@ type pageData struct {
 	User    *user
 	Session *session.Session
 	Message string
+	// Success styles Message as a success.
+	Success bool
 	Error   string
-	Form    url.Values
-	Data    any
+	// Field is the id of the form field Error is about, if any: the field
+	// gets aria-invalid and is described by the error, and takes the focus.
+	Field string
+	Form  url.Values
+	Data  any
+	// Now is the server's time, from which the page's script computes
+	// relative times ("2 minutes ago").
+	Now time.Time
+	// Demo marks pages of an app started with -demo (made-up data).
+	Demo bool
 }
 
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
@@ -353,13 +442,20 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		d.User, _ = a.users.get(s.UserID)
 	}
 	if d.Message == "" && d.Error == "" {
-		text, alert := flash(r)
-		if alert {
-			d.Error = text
+		text, msg := flash(r)
+		if msg.Kind == kindError {
+			d.Error, d.Field = text, msg.Field
+			// f names which field of the page the error is about, when it
+			// has several (it is only ever compared with the templates' ids).
+			if f := r.URL.Query().Get("f"); msg.Field != "" && fieldID.MatchString(f) {
+				d.Field = f
+			}
 		} else {
-			d.Message = text
+			d.Message, d.Success = text, msg.Kind == kindSuccess
 		}
 	}
+	d.Now = a.cfg.Clock()
+	d.Demo = a.cfg.Demo
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := a.pages[name].ExecuteTemplate(w, "layout", d); err != nil {
@@ -443,4 +539,42 @@ func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusServiceUnavailable
 	}
 	a.render(w, r, status, "error", pageData{Title: "Something went wrong", Error: "Something went wrong on our side. Please try again."})
+}
+
+// notFound answers every URL the app does not have with a page in its own
+// style that says so and leads back.
+func (a *app) notFound(w http.ResponseWriter, r *http.Request) {
+	if a.methodNotAllowed(w, r) {
+		return
+	}
+	if isAPI(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintln(w, `{"error":"not_found","message":"No such endpoint."}`)
+		return
+	}
+	a.render(w, r, http.StatusNotFound, "not-found", pageData{Title: "Page not found"})
+}
+
+// methodNotAllowed answers 405 Method Not Allowed, with the Allow header,
+// when r's path has a route for another method (the catch-all route would
+// otherwise hide it), and reports whether it did.
+func (a *app) methodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
+	var allow []string
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		if method == r.Method || a.mux == nil {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := a.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) == 0 {
+		return false
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	return true
 }

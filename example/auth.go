@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,7 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 	if signedInElsewhere(w, r) {
 		return
 	}
-	a.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in"})
+	a.render(w, r, http.StatusOK, "login", pageData{Title: "Log in"})
 }
 
 // login checks the password, then starts a session: a full one, or one
@@ -41,10 +42,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	u, err := a.verifyPassword(w, r, username, password)
 	switch {
 	case errors.Is(err, errTooManyPasswords):
-		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Form: url.Values{"username": {username}}})
+		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Log in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Field: "password", Form: url.Values{"username": {username}}})
 		return
 	case errors.Is(err, errBadCredentials):
-		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong username or password.", Form: url.Values{"username": {username}}})
+		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Log in", Error: "Wrong username or password.", Field: "password", Form: url.Values{"username": {username}}})
 		return
 	case err != nil:
 		a.serverError(w, r, err)
@@ -77,7 +78,11 @@ func (a *app) secondFactorPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) renderSecondFactor(w http.ResponseWriter, r *http.Request, status int, errText string, recovery bool) {
-	a.render(w, r, status, "second-factor", pageData{Title: "Two-factor authentication", Error: errText, Data: secondFactorView{Recovery: recovery}})
+	field := "code"
+	if recovery {
+		field = "recovery_code"
+	}
+	a.render(w, r, status, "second-factor", pageData{Title: "Two-factor authentication", Error: errText, Field: field, Data: secondFactorView{Recovery: recovery}})
 }
 
 type secondFactorView struct {
@@ -103,7 +108,10 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = a.tf.Verify(ctx, audit, s.UserID, r.PostFormValue("code"))
 	}
-	if errText, status, ok := codeError(err); ok {
+	if errText, status, ok := a.codeError(err); ok {
+		if recovery && !errors.Is(err, totp.ErrLocked) {
+			errText = "That recovery code is not right, or it was used already. Check it and try again."
+		}
 		a.renderSecondFactor(w, r, status, errText, recovery)
 		return
 	}
@@ -133,18 +141,28 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// codeError turns a wrong code or a lockout into a message and a status.
-// Both say nothing about whether the code was right (SECURITY.md §16).
-func codeError(err error) (text string, status int, ok bool) {
+// codeError turns a refused code into a message and a status: a wrong
+// code, a code already used (the truth, which the security log records
+// too: wait for the next one) and a lockout with the time left are told
+// apart. During a lockout no code is looked at (SECURITY.md §16), so its
+// message says nothing about the code.
+func (a *app) codeError(err error) (text string, status int, ok bool) {
 	var locked *totp.LockedError
 	switch {
 	case errors.As(err, &locked):
 		if locked.Until.IsZero() {
 			return "Too many wrong codes: this account is locked. Contact support to unlock it.", http.StatusTooManyRequests, true
 		}
-		return "Too many wrong codes. Wait a few minutes, then try again.", http.StatusTooManyRequests, true
+		n := minutesLeft(a.cfg.Clock(), locked.Until)
+		wait := "1 minute"
+		if n > 1 {
+			wait = fmt.Sprintf("%d minutes", n)
+		}
+		return "Too many wrong codes, so codes are not checked for now. Try again in " + wait + ".", http.StatusTooManyRequests, true
+	case errors.Is(err, totp.ErrReplay):
+		return replayedCodeText, http.StatusForbidden, true
 	case errors.Is(err, totp.ErrInvalidCode):
-		return "That code didn't work. Check your authenticator app (and its clock) and try again.", http.StatusForbidden, true
+		return wrongCodeText, http.StatusForbidden, true
 	}
 	return "", 0, false
 }
@@ -161,19 +179,23 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
 	u, err := a.users.create(username, password)
 	if err != nil {
-		status, text := http.StatusBadRequest, ""
+		status, text, field := http.StatusBadRequest, "", "username"
 		switch {
-		case errors.Is(err, errBadUsername), errors.Is(err, errBadPassword):
+		case errors.Is(err, errBadUsername):
 			text = "Please fix this: " + err.Error() + "."
+		case errors.Is(err, errBadPassword):
+			text, field = "Please fix this: "+err.Error()+".", "password"
 		case errors.Is(err, errUserExists):
 			text = "That username is taken. Choose another one."
 		default:
 			a.serverError(w, r, err)
 			return
 		}
-		a.render(w, r, status, "signup", pageData{Title: "Create account", Error: text, Form: url.Values{"username": {username}}})
+		a.render(w, r, status, "signup", pageData{Title: "Create account", Error: text, Field: field, Form: url.Values{"username": {username}}})
 		return
 	}
+	// The log starts with the account: created from this device.
+	a.m.SecurityLog().Record(r.Context(), session.Audit{Request: r}, u.ID, eventAccountCreated, "")
 	if _, err := a.m.Login(w, r, u.ID, storage.AuthPassword); err != nil {
 		a.serverError(w, r, err)
 		return

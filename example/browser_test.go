@@ -26,13 +26,11 @@ import (
 // "chromium" is looked up on PATH. Without it the test is skipped, except
 // when CI=true, where it fails.
 //
-// It saves screenshots of the sessions page (sessions.png, and
-// sessions-phone.png on a phone-sized window) and of the two-factor setup
-// (two-factor.png) into a temporary directory, or into
-// SESSION_SCREENSHOT_DIR when set (a relative path is taken from the
-// module root). The README's screenshot is made with
+// TestBrowserPages (audit_test.go) saves the README's screenshots, on the
+// demo data, into a temporary directory, or into SESSION_SCREENSHOT_DIR
+// when set (a relative path is taken from the module root):
 //
-//	SESSION_SCREENSHOT_DIR=example/screenshots go test -count=1 ./example -run TestBrowser
+//	SESSION_SCREENSHOT_DIR=example/screenshots go test -count=1 ./example -run TestBrowserPages
 
 const (
 	firefoxWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -121,7 +119,8 @@ func newProfile(t *testing.T, chromium, base, name, userAgent, ip string, width,
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"X-Forwarded-For": ip}}); err != nil {
 		t.Fatal(err)
 	}
-	// Accept every confirmation dialog, and count them.
+	// Accept every JavaScript dialog, and count them (the app has none:
+	// it asks in its own <dialog>).
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
 		for _, err := range dialogs {
@@ -179,6 +178,21 @@ func (p *profile) submit(sel string) int64 {
 		p.t.Fatalf("%s: submitting %s: %v", p.name, sel, err)
 	}
 	return resp.Status
+}
+
+// confirmInDialog clicks opener, checks that the page's confirmation
+// dialog opens asking want with the focus on Cancel, confirms, and waits
+// for the page that follows.
+func (p *profile) confirmInDialog(opener, want string) {
+	p.t.Helper()
+	p.do(chromedp.Click(chromedp.CSS(opener), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	if got := runIn(p, chromedp.Text(chromedp.CSS("#confirm-dialog-title"))); got != want {
+		p.t.Fatalf("%s: the dialog asks %q, want %q", p.name, got, want)
+	}
+	if got := runIn(p, chromedp.Evaluate[string](`document.activeElement.id`)); got != "confirm-dialog-cancel" {
+		p.t.Errorf("%s: the dialog opens with the focus on %q, want Cancel", p.name, got)
+	}
+	p.submit(`dialog.confirm-dialog[open] button.danger`)
 }
 
 func (p *profile) fill(sel, value string) {
@@ -240,15 +254,15 @@ func (p *profile) enterCode(sel, secret string, clock *testClock) {
 func (p *profile) signOut() {
 	p.t.Helper()
 	p.submit(`header form[action="/logout"] button`)
-	p.expect("/login?m=logged-out", "You are signed out.")
+	p.expect("/login?m=logged-out", "You are logged out.")
 }
 
 // expectSignedOut checks that the profile's next navigation lands on the
-// sign-in page saying it was signed out.
+// login page saying it was logged out.
 func (p *profile) expectSignedOut() {
 	p.t.Helper()
 	p.open("/sessions")
-	p.expect("/login?m=signed-out", "You were signed out")
+	p.expect("/login?m=signed-out", "You were logged out")
 }
 
 type sessionRow struct {
@@ -289,7 +303,6 @@ func (p *profile) screenshot(dir, name string) {
 
 func TestBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	shots := screenshotDir(t)
 	srv, _, clock := newClockedServer(t)
 	base := srv.URL
 
@@ -322,10 +335,8 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("row %d: got %+v, want %s / %s / current %v", i, rows[i], w.device, w.meta, i == 0)
 			}
 		}
-		laptop.screenshot(shots, "sessions.png")
 
 		rows = phone.sessions()
-		phone.screenshot(shots, "sessions-phone.png")
 		if len(rows) != 3 || !rows[0].Current || rows[0].Device != "Safari 17 on iPhone" || rows[1].Current || rows[2].Current {
 			t.Errorf("the phone's list: got %+v, want the iPhone first and alone marked This device", rows)
 		}
@@ -338,8 +349,10 @@ func TestBrowser(t *testing.T) {
 				phoneID = r.ID
 			}
 		}
-		laptop.submit(`li[data-id="` + phoneID + `"] button`)
-		laptop.expect("/sessions?m=ended-one", "The session was ended.")
+		laptop.open("/sessions/" + phoneID)
+		laptop.expect("/sessions/"+phoneID, "Safari 17 on iPhone", "Porto, Portugal", "Log out the device shown")
+		laptop.confirmInDialog(`form[data-post] button`, "Log out Safari 17 on iPhone?")
+		laptop.expect("/sessions?m=ended-one", "That device is logged out")
 		phone.expectSignedOut()
 		if n := len(laptop.sessions()); n != 2 {
 			t.Errorf("after ending the phone's session the laptop lists %d sessions, want 2", n)
@@ -356,7 +369,6 @@ func TestBrowser(t *testing.T) {
 			t.Error("the QR code image did not load")
 		}
 		secret = strings.ReplaceAll(runIn(laptop, chromedp.Text(chromedp.CSS("#totp-secret"))), " ", "")
-		laptop.screenshot(shots, "two-factor.png")
 
 		laptop.enterCode("#confirm-code", secret, clock)
 		laptop.submit(`form[action="/two-factor/confirm"] button`)
@@ -395,7 +407,7 @@ func TestBrowser(t *testing.T) {
 		if status := laptop.submit(`form[action="/login/2fa"] button[type=submit]`); status != 403 {
 			t.Errorf("a used recovery code: got status %d, want 403", status)
 		}
-		laptop.expect("/login/2fa", "That code didn't work")
+		laptop.expect("/login/2fa", "That recovery code is not right, or it was used already.")
 		if text := laptop.open("/sessions"); text != "/login/2fa" {
 			t.Errorf("a session pending its second factor reached %s, want /login/2fa", text)
 		}
@@ -410,9 +422,9 @@ func TestBrowser(t *testing.T) {
 		if n := len(laptop.sessions()); n != 3 {
 			t.Fatalf("the laptop lists %d sessions, want 3", n)
 		}
-		laptop.submit(`form[action="/sessions/confirm/others"] button`)
-		if n := laptop.dialogs.Load(); n != 1 {
-			t.Errorf("got %d confirmation dialogs, want 1", n)
+		laptop.confirmInDialog(`form[action="/sessions/confirm/others"] button`, "Log out all other sessions?")
+		if n := laptop.dialogs.Load(); n != 0 {
+			t.Errorf("got %d JavaScript dialogs, want none (the page's own dialog asks)", n)
 		}
 		laptop.expect("/sessions?m=ended-others&n=2", "All your other sessions were ended. 2 sessions ended.")
 		phone.expectSignedOut()
@@ -430,7 +442,7 @@ func TestBrowser(t *testing.T) {
 		laptop.fill("#new", "a much better passphrase")
 		laptop.fill("#confirm", "a much better passphrase")
 		laptop.submit(`form[action="/password"] button`)
-		laptop.expect("/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were signed out.")
+		laptop.expect("/password?m=password-changed&n=2", "Your password was changed. 2 other sessions were logged out.")
 		phone.expectSignedOut()
 		desktop.expectSignedOut()
 		laptop.open("/")

@@ -15,7 +15,6 @@ import (
 
 	otptotp "github.com/pquerna/otp/totp"
 	"github.com/sessionguard/sessionguard/session"
-	"github.com/sessionguard/sessionguard/storage"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,18 +25,9 @@ type testClock = fakeclock.Clock
 
 func newTestClock() *testClock { return fakeclock.New(time.Now().UTC().Truncate(time.Minute)) }
 
-// fakeLocator places a few documentation addresses (RFC 5737) in cities.
-type fakeLocator map[netip.Addr]storage.Location
-
-func (l fakeLocator) Locate(_ context.Context, ip netip.Addr) (storage.Location, error) {
-	return l[ip], nil
-}
-
-var testLocations = fakeLocator{
-	netip.MustParseAddr("203.0.113.7"):   {City: "Lisbon", Country: "Portugal", CountryCode: "PT"},
-	netip.MustParseAddr("203.0.113.50"):  {City: "Porto", Country: "Portugal", CountryCode: "PT"},
-	netip.MustParseAddr("198.51.100.23"): {City: "Toronto", Country: "Canada", CountryCode: "CA"},
-}
+// testLocations places a few documentation addresses in cities: the demo
+// mode's fake GeoIP data (demo.go).
+var testLocations = demoLocations
 
 // loopback trusts X-Forwarded-For from the test's own clients, so that
 // each browser profile or client can claim a different address.

@@ -9,6 +9,8 @@
 //	go run ./example -postgres postgres://user:pass@localhost/db
 //	go run ./example -redis redis://localhost:6379/0
 //	go run ./example -geoip GeoLite2-City.mmdb   # show where devices are
+//	go run ./example -demo                 # made-up devices, places and events, in memory
+//	go run -tags sqliteonly ./example      # builds faster: no PostgreSQL or Redis driver
 //
 // Everything it keeps lives in the data directory (-data, default "data",
 // git-ignored): the keys generated on first start (keys.json, never
@@ -21,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +44,7 @@ func main() {
 	postgresURL := flag.String("postgres", "", "PostgreSQL URL: keep sessions in PostgreSQL instead")
 	redisURL := flag.String("redis", "", "Redis URL: keep sessions in Redis instead")
 	geoIP := flag.String("geoip", "", "MaxMind GeoLite2-City .mmdb file, to show where devices are")
+	demo := flag.Bool("demo", false, "fill the demo account with made-up devices, places and events (kept in memory, labelled as demo data)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg := appConfig{DataDir: *dataDir, Logger: logger, StoreKind: *storeKind}
@@ -56,15 +60,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "example: -store is sqlite or memory (use -postgres or -redis for those)")
 		os.Exit(2)
 	}
+	if *demo {
+		if *postgresURL != "" || *redisURL != "" || *geoIP != "" {
+			fmt.Fprintln(os.Stderr, "example: -demo keeps its made-up data in memory; it takes no store or GeoIP flag")
+			os.Exit(2)
+		}
+		cfg = demoConfig(cfg)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, cfg, *geoIP); err != nil {
+	if err := run(ctx, os.Stdout, *addr, cfg, *geoIP); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
+// run serves the app on addr until ctx is done, telling out where.
+func run(ctx context.Context, out io.Writer, addr string, cfg appConfig, geoIP string) error {
+	// Listen first and say where: everything after this can take a moment
+	// (a remote store, a GeoIP file), and the address is what a person
+	// waits for.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Fprintf(out, "sessionguard example listening on %s\n", displayURL(ln.Addr()))
+	fmt.Fprintf(out, "sessions kept in: %s\n", describeStore(cfg))
 	if geoIP != "" {
 		geo, err := geoip.Open(geoIP)
 		if err != nil {
@@ -78,11 +100,13 @@ func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
 		return err
 	}
 	defer a.Close()
-
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	if cfg.seed != nil {
+		if err := cfg.seed(a); err != nil {
+			return fmt.Errorf("filling in the demo data: %w", err)
+		}
+		fmt.Fprintln(out, "demo mode: made-up devices, places and events, kept in memory")
 	}
+
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -91,9 +115,7 @@ func run(ctx context.Context, addr string, cfg appConfig, geoIP string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Printf("sessionguard example listening on %s\n", displayURL(ln.Addr()))
-	fmt.Printf("demo account: %s / %s\n", demoUser, demoPassword)
-	fmt.Printf("sessions kept in: %s\n", describeStore(cfg))
+	fmt.Fprintf(out, "ready: open %s and log in as %s / %s\n", displayURL(ln.Addr()), demoUser, demoPassword)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

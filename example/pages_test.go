@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,10 @@ func TestHomePage(t *testing.T) {
 	c := newClient(t, srv, chromeMac)
 	c.expectRedirect("GET", "/", nil, "/login")
 	c.login(demoUser, demoPassword)
-	c.page("/", "/", "Hello, demo", "Signed in on this device only.", "Turn it on", "No app has access to your account.")
+	c.page("/", "/", "Hello, demo", "Logged in on this device only.", "Turn it on", "No app has access to your account.")
 	other := newClient(t, srv, iphone)
 	other.login(demoUser, demoPassword)
-	c.page("/", "/", "Signed in on 2 devices.")
+	c.page("/", "/", "Logged in on 2 devices.")
 }
 
 func TestLoginPage(t *testing.T) {
@@ -31,7 +32,7 @@ func TestLoginPage(t *testing.T) {
 	c := newClient(t, srv, chromeMac)
 
 	body := c.page("/login", "/login", `<label for="username">`, `<label for="password">`, "demo-password")
-	if strings.Contains(body, "You were signed out") {
+	if strings.Contains(body, "You were logged out") {
 		t.Error("a first visit says the visitor was signed out")
 	}
 	t.Run("a wrong password is refused and the username kept", func(t *testing.T) {
@@ -74,26 +75,33 @@ func TestSecondFactorStep(t *testing.T) {
 
 	c := newClient(t, srv, chromeMac)
 	c.expectRedirect("POST", "/login", url.Values{"username": {demoUser}, "password": {demoPassword}}, "/login/2fa")
-	c.page("/login/2fa", "/login/2fa", `<label for="code">`, `autocomplete="one-time-code"`, "Use a recovery code", "Cancel and sign out")
+	c.page("/login/2fa", "/login/2fa", `<label for="code">`, `autocomplete="one-time-code"`, "Use a recovery code", "Cancel and log out")
 	c.page("/login/2fa?with=recovery-code", "/login/2fa?with=recovery-code", `<label for="recovery_code">`, "Use the authenticator app instead")
 
 	t.Run("a wrong code is refused", func(t *testing.T) {
 		status, _, body := c.send("POST", "/login/2fa", url.Values{"code": {"000000"}})
-		if status != http.StatusForbidden || !strings.Contains(body, "That code didn&#39;t work") {
+		if status != http.StatusForbidden || !strings.Contains(body, "That code is not right.") {
 			t.Errorf("got %d:\n%s", status, body)
+		}
+		// The error is announced and tied to the field, which takes the focus.
+		for _, want := range []string{`role="alert"`, `id="page-error"`, `aria-invalid="true" autofocus aria-describedby="code-hint code-error"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the page with the error does not contain %s", want)
+			}
 		}
 	})
 	t.Run("the right code completes the sign-in", func(t *testing.T) {
 		good := code(t, clock, secret)
 		c.expectRedirect("POST", "/login/2fa", url.Values{"code": {good}}, "/")
-		c.page("/sessions", "/sessions", "with two-factor")
+		_, current := handlesOf(c.page("/sessions", "/sessions"))
+		c.page("/sessions/"+current, "/sessions/"+current, "Password and second factor")
 		c.expectRedirect("GET", "/login/2fa", nil, "/")
 
 		// The same code, from another browser: replay protection.
 		other := newClient(t, srv, iphone)
 		other.expectRedirect("POST", "/login", url.Values{"username": {demoUser}, "password": {demoPassword}}, "/login/2fa")
-		if status, _, _ := other.send("POST", "/login/2fa", url.Values{"code": {good}}); status != http.StatusForbidden {
-			t.Errorf("a replayed code: got %d, want 403", status)
+		if status, _, body := other.send("POST", "/login/2fa", url.Values{"code": {good}}); status != http.StatusForbidden || !strings.Contains(body, "That code was already used. Wait for the next code") {
+			t.Errorf("a replayed code: got %d, want 403 saying it was used already:\n%s", status, body)
 		}
 	})
 	t.Run("a recovery code works once", func(t *testing.T) {
@@ -118,8 +126,8 @@ func TestSecondFactorStep(t *testing.T) {
 		for range 8 {
 			status, _, body = p.send("POST", "/login/2fa", url.Values{"code": {"000000"}})
 		}
-		if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many wrong codes") {
-			t.Errorf("got %d, want 429 saying so", status)
+		if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many wrong codes") || !regexp.MustCompile(`Try again in \d+ minutes?\.`).MatchString(body) {
+			t.Errorf("got %d, want 429 saying so, with the time left:\n%s", status, body)
 		}
 		// Even a right code is refused during the lockout: one for the next
 		// step, which the ±1 step window accepts without moving the clock.
@@ -178,7 +186,7 @@ func TestLogout(t *testing.T) {
 	if status != http.StatusSeeOther || loc != "/login?m=logged-out" {
 		t.Fatalf("got %d to %s", status, loc)
 	}
-	c.page("/login?m=logged-out", "/login?m=logged-out", "You are signed out.")
+	c.page("/login?m=logged-out", "/login?m=logged-out", "You are logged out.")
 	c.expectRedirect("GET", "/sessions", nil, "/login")
 	// Signing out twice is harmless.
 	c.expectRedirect("POST", "/logout", url.Values{}, "/login?m=logged-out")
@@ -191,7 +199,7 @@ func TestSignedOutRedirect(t *testing.T) {
 	c.login(demoUser, demoPassword)
 	clock.Advance(8 * 24 * time.Hour) // past the idle timeout
 	c.expectRedirect("GET", "/sessions", nil, "/login?m=signed-out")
-	c.page("/login?m=signed-out", "/login?m=signed-out", "You were signed out. Please sign in again.")
+	c.page("/login?m=signed-out", "/login?m=signed-out", "You were logged out. Please log in again.")
 }
 
 func TestFlashMessagesAreKeys(t *testing.T) {
@@ -201,13 +209,14 @@ func TestFlashMessagesAreKeys(t *testing.T) {
 	tests := []struct {
 		name, query, want, notWant string
 	}{
-		{"a known key shows its text", "?m=logged-out", "You are signed out.", ""},
+		{"a known key shows its text", "?m=logged-out", "You are logged out.", ""},
 		{"an unknown key shows nothing", "?m=%3Cscript%3Ealert(1)%3C/script%3E", "", "alert(1)"},
 		{"free text is never shown", "?m=You+won+a+prize", "", "You won a prize"},
 		{"a count is appended", "?m=ended-others&n=3", "All your other sessions were ended. 3 sessions ended.", ""},
 		{"a non-numeric count is ignored", "?m=ended-others&n=%3Cb%3E", "All your other sessions were ended.", "&lt;b&gt;"},
 		{"a negative count is ignored", "?m=ended-others&n=-2", "All your other sessions were ended.", "-2"},
-		{"errors are alerts", "?m=wrong-confirm", `role="alert">That password is not right`, ""},
+		{"errors are alerts", "?m=wrong-confirm", `role="alert" tabindex="-1" data-announce><span class="visually-hidden">Error: </span>That password is not right`, ""},
+		{"successes look like successes", "?m=logged-out", `<p class="flash success" role="status" data-announce>`, ""},
 	}
 	for _, tt := range tests {
 		_, _, body := c.do("GET", "/login"+tt.query, nil)
@@ -227,7 +236,12 @@ func TestSessionsPage(t *testing.T) {
 	c.ip = "203.0.113.7"
 	c.expectRedirect("GET", "/sessions", nil, "/login")
 	c.login(demoUser, demoPassword)
-	c.page("/sessions", "/sessions", "You're signed in on this device only.", "Chrome 131 on macOS", "Lisbon, Portugal · 203.0.113.7 · Active now")
+	body := c.page("/sessions", "/sessions", "You're logged in on this device only.", "Chrome 131 on macOS", "Lisbon, Portugal · 203.0.113.7 · Active now")
+	for _, pointless := range []string{"Log out everywhere", "Log out all other sessions"} {
+		if strings.Contains(body, pointless) {
+			t.Errorf("with one device logged in, the page offers %q", pointless)
+		}
+	}
 
 	phone := newClient(t, srv, iphone)
 	phone.ip = "203.0.113.50"
@@ -235,7 +249,7 @@ func TestSessionsPage(t *testing.T) {
 	clock.Advance(3 * time.Hour)
 	// The laptop was active after the phone: the list still starts with
 	// this device.
-	body := c.page("/sessions", "/sessions", "Safari 17 on iPhone", "Porto, Portugal · 203.0.113.50 · ", "Last active 3 hours ago", "Log out all other sessions")
+	body = c.page("/sessions", "/sessions", "Safari 17 on iPhone", "Porto, Portugal · 203.0.113.50 · ", "Last active 3 hours ago", "Log out all other sessions", "Log out everywhere")
 	all, current := handlesOf(body)
 	if len(all) != 2 || all[0] != current {
 		t.Errorf("got sessions %v with %q current, want 2 with the current first", all, current)
@@ -244,8 +258,11 @@ func TestSessionsPage(t *testing.T) {
 	if phoneAll, phoneCurrent := handlesOf(body); phoneAll[0] != phoneCurrent || phoneCurrent == current {
 		t.Errorf("the phone's list: got %v with %q current", phoneAll, phoneCurrent)
 	}
-	if !strings.Contains(body, `aria-label="Log out Chrome 131 on macOS, Active now"`) {
-		t.Error("the other device's Log out button has no descriptive label")
+	if !strings.Contains(body, `<a class="device" href="/sessions/`+current+`">Chrome 131 on macOS</a>`) {
+		t.Error("the other device's row does not lead to its page")
+	}
+	if strings.Contains(body, "<form method=\"post\" action=\"/sessions/"+current) {
+		t.Error("the list logs a device out without a confirmation")
 	}
 
 	t.Run("a sign-in waiting for its second factor is shown as such", func(t *testing.T) {
@@ -317,6 +334,9 @@ func TestLogOutOtherSessions(t *testing.T) {
 	srv, _, clock := newClockedServer(t)
 	c, phone := newClient(t, srv, chromeMac), newClient(t, srv, iphone)
 	c.login(demoUser, demoPassword)
+	if body := c.page("/sessions/confirm/others", "/sessions/confirm/others", "there is nothing to log out"); strings.Contains(body, `action="/sessions/logout-others"`) {
+		t.Error("with no other device the confirmation still offers to log them out")
+	}
 	c.expectRedirect("POST", "/sessions/logout-others", url.Values{}, "/sessions?m=ended-none")
 	phone.login(demoUser, demoPassword)
 
@@ -354,7 +374,7 @@ func TestLogOutEverywhere(t *testing.T) {
 	if status != http.StatusSeeOther || loc != "/login?m=ended-everywhere&n=3" {
 		t.Fatalf("got %d to %s", status, loc)
 	}
-	c.page(loc, loc, "You were signed out everywhere. 3 sessions ended.")
+	c.page(loc, loc, "You were logged out everywhere. 3 sessions ended.")
 	// This browser's cookie is gone; the others' are refused.
 	c.expectRedirect("GET", "/", nil, "/login")
 	for _, p := range []*client{phone, desktop} {
@@ -409,5 +429,63 @@ func TestAgo(t *testing.T) {
 		if got := ago(now, now.Add(-tt.d)); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestSessionDetailPage(t *testing.T) {
+	t.Parallel()
+	srv, _, clock := newClockedServer(t)
+	c := newClient(t, srv, chromeMac)
+	c.ip = "203.0.113.7"
+	c.login(demoUser, demoPassword)
+	phone := newClient(t, srv, iphone)
+	phone.ip = "203.0.113.50"
+	phone.login(demoUser, demoPassword)
+	clock.Advance(25 * time.Minute)
+	all, current := handlesOf(c.page("/sessions", "/sessions"))
+	other := all[1]
+
+	body := c.page("/sessions/"+other, "/sessions/"+other, "<h1>Safari 17 on iPhone", "Porto, Portugal", "203.0.113.50",
+		"Logged in", "Last active", `<time datetime="`, "Password", "Browser details", "iPhone OS 17_5",
+		"Log out the device shown", "It will be logged out at once")
+	if strings.Contains(body, `action="/sessions/`+other+`/logout"`) {
+		t.Error("the session page logs out without a confirmation")
+	}
+	t.Run("the confirmation states the consequence and posts", func(t *testing.T) {
+		c.page("/sessions/"+other+"?confirm=logout", "/sessions/"+other+"?confirm=logout",
+			"Log out Safari 17 on iPhone?", "It will be logged out at once", `action="/sessions/`+other+`/logout"`, "Cancel")
+	})
+	t.Run("this device's page says what logging out here does", func(t *testing.T) {
+		c.page("/sessions/"+current, "/sessions/"+current, "This device", "You will be logged out on this device")
+	})
+	t.Run("an unknown or another user's session is not found", func(t *testing.T) {
+		c.expectRedirect("GET", "/sessions/no-such-session", nil, "/sessions?m=not-found")
+		stranger := newClient(t, srv, firefoxUA)
+		stranger.do("POST", "/signup", url.Values{"username": {"stranger"}, "password": {"stranger-password"}})
+		stranger.expectRedirect("GET", "/sessions/"+other, nil, "/sessions?m=not-found")
+	})
+	t.Run("the log says which device was logged out", func(t *testing.T) {
+		c.expectRedirect("POST", "/sessions/"+other+"/logout", url.Values{}, "/sessions?m=ended-one")
+		c.page("/security-log", "/security-log", "Logged out Safari 17 on iPhone")
+	})
+}
+
+func TestNotFoundPage(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t)
+	c := newClient(t, srv, chromeMac)
+	status, _, body := c.do("GET", "/no-such-page", nil)
+	if status != http.StatusNotFound {
+		t.Errorf("GET /no-such-page: got %d, want 404", status)
+	}
+	for _, want := range []string{`<html lang="en">`, "<title>Page not found · sessionguard example</title>", `<main id="main"`, "<h1>Page not found</h1>", `<a href="/login">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the 404 page does not contain %s", want)
+		}
+	}
+	c.login(demoUser, demoPassword)
+	c.page("/nowhere", "/nowhere", "Page not found", `<a href="/">Back to your account</a>`)
+	if status, _, body := c.send("GET", "/api/nothing", nil); status != http.StatusNotFound || !strings.Contains(body, `"error":"not_found"`) {
+		t.Errorf("GET /api/nothing: got %d %s, want a JSON 404", status, body)
 	}
 }

@@ -18,26 +18,26 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	s, _ := session.FromContext(r.Context())
 	current, next := r.PostFormValue("current"), r.PostFormValue("new")
-	fail := func(status int, text string) {
-		a.render(w, r, status, "password", pageData{Title: "Change password", Nav: "password", Error: text})
+	fail := func(status int, field, text string) {
+		a.render(w, r, status, "password", pageData{Title: "Change password", Nav: "password", Error: text, Field: field})
 	}
 	switch err := a.verifyOwnPassword(w, r, s.UserID, current); {
 	case errors.Is(err, errTooManyPasswords):
-		fail(http.StatusTooManyRequests, "Too many wrong passwords. Please wait a while and try again; nothing was changed.")
+		fail(http.StatusTooManyRequests, "current", "Too many wrong passwords. Please wait a while and try again; nothing was changed.")
 		return
 	case errors.Is(err, errBadCredentials):
-		fail(http.StatusUnauthorized, "Your current password is not right, so nothing was changed.")
+		fail(http.StatusUnauthorized, "current", "Your current password is not right, so nothing was changed.")
 		return
 	case err != nil:
 		a.serverError(w, r, err)
 		return
 	}
 	if next != r.PostFormValue("confirm") {
-		fail(http.StatusBadRequest, "The two new passwords differ. Type the same new password twice.")
+		fail(http.StatusBadRequest, "confirm", "The two new passwords differ. Type the same new password twice.")
 		return
 	}
 	if err := validatePassword(next); err != nil {
-		fail(http.StatusBadRequest, "Please choose another new password: "+err.Error()+".")
+		fail(http.StatusBadRequest, "new", "Please choose another new password: "+err.Error()+".")
 		return
 	}
 	// End the other sessions first: whatever happens next, a thief's

@@ -142,7 +142,14 @@ func TestHostileUserAgentIsEscapedEverywhere(t *testing.T) {
 
 	viewer := newClient(t, srv, chromeMac)
 	viewer.login(demoUser, demoPassword)
-	for _, path := range []string{"/sessions", "/security-log"} {
+	hostileHandles, hostileCurrent := handlesOf(viewer.page("/sessions", "/sessions"))
+	paths := []string{"/sessions", "/security-log"}
+	for _, h := range hostileHandles {
+		if h != hostileCurrent {
+			paths = append(paths, "/sessions/"+h)
+		}
+	}
+	for _, path := range paths {
 		status, _, body := viewer.do("GET", path, nil)
 		if status != 200 {
 			t.Fatalf("GET %s: got %d", path, status)
@@ -156,8 +163,16 @@ func TestHostileUserAgentIsEscapedEverywhere(t *testing.T) {
 			t.Errorf("GET %s: the User-Agent was not truncated", path)
 		}
 	}
-	// The stored (truncated) User-Agent is shown, escaped.
-	viewer.page("/sessions", "/sessions", "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&#34;&#39;", strings.Repeat("A", 100))
+	// The stored (truncated) User-Agent is shown, escaped, on the session's
+	// own page.
+	all, current := handlesOf(viewer.page("/sessions", "/sessions"))
+	var hostileID string
+	for _, h := range all {
+		if h != current {
+			hostileID = h
+		}
+	}
+	viewer.page("/sessions/"+hostileID, "/sessions/"+hostileID, "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&#34;&#39;", strings.Repeat("A", 100))
 	// The response headers are the app's own.
 	resp, err := viewer.c.Get(srv.URL + "/sessions")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
@@ -46,17 +47,39 @@ func (a *app) securityLogPage(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	v := securityLogView{Next: next, Paged: before != 0, Events: make([]eventItem, len(events))}
+	v := securityLogView{Next: next, Paged: before != 0, Events: make([]eventItem, 0, len(events))}
 	for i, e := range events {
+		if confirmsPasswordChange(events, i) {
+			continue
+		}
 		item := eventItem{EventInfo: e, Text: describeEvent(e.Type, e.Detail), ThisDevice: e.SessionID != "" && e.SessionID == s.Handle}
 		for _, w := range []string{e.Device, e.Location, e.IP} {
 			if w != "" {
 				item.Where = append(item.Where, w)
 			}
 		}
-		v.Events[i] = item
+		v.Events = append(v.Events, item)
 	}
 	a.render(w, r, http.StatusOK, "security-log", pageData{Title: "Security log", Nav: "security-log", Data: v})
+}
+
+// eventAccountCreated is the example's own event type: the account was
+// created (the first entry of every log).
+const eventAccountCreated storage.EventType = "account_created"
+
+// confirmsPasswordChange reports whether events[i] (newest first) is the
+// "reauthenticated" entry that changing the password leaves right after
+// the "password_changed" one: the session that changed the password gets
+// a fresh token (Manager.Elevate), which the library records as a password
+// confirmation. The password change already says so; the page leaves it
+// out rather than say the same thing twice.
+func confirmsPasswordChange(events []session.EventInfo, i int) bool {
+	e := events[i]
+	if e.Type != storage.EventReauthenticated || i+1 >= len(events) {
+		return false
+	}
+	prev := events[i+1] // older: recorded just before
+	return prev.Type == storage.EventPasswordChanged && prev.SessionID == e.SessionID && e.At.Sub(prev.At) < time.Second
 }
 
 // describeEvent says in words what a security event means. The detail the
@@ -72,15 +95,20 @@ func describeEvent(t storage.EventType, detail string) string {
 		return fmt.Sprintf("%d sessions", n)
 	}
 	switch t {
+	case eventAccountCreated:
+		return "Created the account"
 	case storage.EventSignedIn:
 		if detail == storage.AuthPendingSecondFactor.String() {
 			return "Password entered; waiting for the second factor"
 		}
-		return "Signed in"
+		return "Logged in"
 	case storage.EventSignedOut:
-		return "Signed out"
+		return "Logged out"
 	case storage.EventSessionRevoked:
-		return "Logged out a session"
+		if detail != "" {
+			return "Logged out " + detail
+		}
+		return "Logged out another session"
 	case storage.EventSignedOutEverywhere, storage.EventAllSessionsRevokedAdm:
 		if hasCount {
 			return "Logged out everywhere (" + sessions(n) + " ended)"
@@ -116,7 +144,7 @@ func describeEvent(t storage.EventType, detail string) string {
 	case storage.EventSecondFactorFailed:
 		return "Refused a wrong two-factor code"
 	case storage.EventSecondFactorLockout:
-		return "Locked two-factor sign-in after too many wrong codes"
+		return "Locked two-factor login after too many wrong codes"
 	case storage.EventAppAuthorized:
 		if detail != "" {
 			return "Connected the app “" + detail + "”"

@@ -27,7 +27,8 @@ type sessionItem struct {
 }
 
 // sessionsPage is "Apps and sessions": this device first, then every other
-// signed-in device with what helps recognise it, each with "Log out".
+// logged-in device with what helps recognise it, each leading to its own
+// page (sessionPage) with "Log out".
 func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	s, _ := session.FromContext(r.Context())
 	list, err := a.m.ListSessions(r.Context(), s.UserID, s)
@@ -86,14 +87,14 @@ var confirmations = map[string]confirmView{
 	"others": {
 		Action:   "/sessions/logout-others",
 		Heading:  "Log out all other sessions?",
-		Text:     "Every device except this one will be signed out at once. You stay signed in here.",
+		Text:     "Every device except this one will be logged out at once. You stay logged in here.",
 		Button:   "Log out all other sessions",
 		CountAll: false,
 	},
 	"everywhere": {
 		Action:   "/sessions/logout-everywhere",
 		Heading:  "Log out everywhere?",
-		Text:     "Every device will be signed out at once, this one included. You will need your password to sign in again.",
+		Text:     "Every device will be logged out at once, this one included. You will need your password to log in again.",
 		Button:   "Log out everywhere",
 		CountAll: true,
 	},
@@ -114,7 +115,7 @@ type confirmView struct {
 func (a *app) confirmPage(w http.ResponseWriter, r *http.Request) {
 	v, ok := confirmations[r.PathValue("action")]
 	if !ok {
-		http.NotFound(w, r)
+		a.notFound(w, r)
 		return
 	}
 	s, _ := session.FromContext(r.Context())

@@ -11,8 +11,6 @@ import (
 
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/storage/memory"
-	"github.com/sessionguard/sessionguard/storage/postgres"
-	"github.com/sessionguard/sessionguard/storage/redis"
 	"github.com/sessionguard/sessionguard/storage/sqlite"
 )
 
@@ -47,13 +45,13 @@ func openStore(ctx context.Context, cfg appConfig) (st storage.Store, persistent
 		}
 		return s, true, nil
 	case storePostgres:
-		s, err := postgres.Open(ctx, cfg.StoreURL, postgres.Options{Now: cfg.Clock})
+		s, err := openPostgres(ctx, cfg)
 		if err != nil {
 			return nil, false, err
 		}
 		return s, true, nil
 	case storeRedis:
-		s, err := redis.Open(ctx, cfg.StoreURL, redis.Options{Now: cfg.Clock, Prefix: cfg.RedisPrefix})
+		s, err := openRedis(ctx, cfg)
 		if err != nil {
 			return nil, false, err
 		}

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/sessionguard/sessionguard/session"
@@ -113,7 +114,7 @@ func (a *app) confirmEnrollment(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	s, _ := session.FromContext(r.Context())
 	codes, err := a.tf.Confirm(r.Context(), session.Audit{Request: r}, s.UserID, r.PostFormValue("code"))
-	if a.codeRedirect(w, r, err, "/two-factor") {
+	if a.codeRedirect(w, r, err, "/two-factor", "confirm-code") {
 		return
 	}
 	switch {
@@ -189,7 +190,7 @@ func (a *app) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, audit := r.Context(), session.Audit{Request: r}
 	err := a.verifyAnyCode(ctx, audit, s.UserID, r.PostFormValue("code"))
-	if a.codeRedirect(w, r, err, "/two-factor") || a.notEnabledRedirect(w, r, err) {
+	if a.codeRedirect(w, r, err, "/two-factor", "regenerate-code") || a.notEnabledRedirect(w, r, err) {
 		return
 	} else if err != nil {
 		a.serverError(w, r, err)
@@ -226,7 +227,7 @@ func (a *app) disableTwoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, audit := r.Context(), session.Audit{Request: r}
 	err := a.verifyAnyCode(ctx, audit, s.UserID, r.PostFormValue("code"))
-	if a.codeRedirect(w, r, err, "/two-factor") || a.notEnabledRedirect(w, r, err) {
+	if a.codeRedirect(w, r, err, "/two-factor", "disable-code") || a.notEnabledRedirect(w, r, err) {
 		return
 	} else if err != nil {
 		a.serverError(w, r, err)
@@ -254,18 +255,32 @@ func (a *app) verifyAnyCode(ctx context.Context, audit session.Audit, userID, in
 	return a.tf.VerifyRecoveryCode(ctx, audit, userID, input)
 }
 
-// codeRedirect answers a wrong code or a lockout with a redirect to back
-// and a message, and reports whether it did.
-func (a *app) codeRedirect(w http.ResponseWriter, r *http.Request, err error, back string) bool {
+// codeRedirect answers a wrong or replayed code or a lockout with a
+// redirect to back, with a message about the form field field, and reports
+// whether it did.
+func (a *app) codeRedirect(w http.ResponseWriter, r *http.Request, err error, back, field string) bool {
+	var locked *totp.LockedError
 	switch {
-	case errors.Is(err, totp.ErrLocked):
-		redirect(w, r, back, "locked")
+	case errors.As(err, &locked):
+		redirectField(w, r, back, "locked", field, minutesLeft(a.cfg.Clock(), locked.Until))
+	case errors.Is(err, totp.ErrReplay):
+		redirectField(w, r, back, "replayed-code", field)
 	case errors.Is(err, totp.ErrInvalidCode):
-		redirect(w, r, back, "wrong-code")
+		redirectField(w, r, back, "wrong-code", field)
 	default:
 		return false
 	}
 	return true
+}
+
+// minutesLeft is the whole number of minutes from now until until,
+// rounded up (at least 1).
+func minutesLeft(now, until time.Time) int {
+	d := until.Sub(now)
+	if d <= 0 {
+		return 1
+	}
+	return int((d + time.Minute - 1) / time.Minute)
 }
 
 func (a *app) notEnabledRedirect(w http.ResponseWriter, r *http.Request, err error) bool {

@@ -59,8 +59,8 @@ func TestTwoFactorSetUp(t *testing.T) {
 
 	t.Run("a wrong first code does not turn it on", func(t *testing.T) {
 		c.expectRedirect("POST", "/two-factor/enroll", url.Values{}, "/two-factor")
-		c.expectRedirect("POST", "/two-factor/confirm", url.Values{"code": {"000000"}}, "/two-factor?m=wrong-code")
-		c.page("/two-factor?m=wrong-code", "/two-factor?m=wrong-code", "That code didn&#39;t work", "Scan this QR code")
+		c.expectRedirect("POST", "/two-factor/confirm", url.Values{"code": {"000000"}}, "/two-factor?f=confirm-code&m=wrong-code")
+		c.page("/two-factor?f=confirm-code&m=wrong-code", "/two-factor?f=confirm-code&m=wrong-code", "That code is not right.", "Scan this QR code", `id="confirm-code" name="code" class="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required  aria-invalid="true" autofocus aria-describedby="confirm-code-error"`, `<p class="field-error" id="confirm-code-error">That code is not right.`)
 	})
 	t.Run("cancelling drops the setup", func(t *testing.T) {
 		c.expectRedirect("POST", "/two-factor/cancel", url.Values{}, "/two-factor?m=2fa-cancelled")
@@ -127,7 +127,7 @@ func TestRecoveryCodesRegenerate(t *testing.T) {
 	c.expectRedirect("POST", "/two-factor/recovery-codes", url.Values{"code": {"123456"}}, "/two-factor?m=2fa-off-already")
 	secret, old := setUpTwoFactor(t, c, clock)
 
-	c.expectRedirect("POST", "/two-factor/recovery-codes", url.Values{"code": {"000000"}}, "/two-factor?m=wrong-code")
+	c.expectRedirect("POST", "/two-factor/recovery-codes", url.Values{"code": {"000000"}}, "/two-factor?f=regenerate-code&m=wrong-code")
 	clock.Advance(20 * time.Minute)
 	c.expectRedirect("POST", "/two-factor/recovery-codes", url.Values{"code": {code(t, clock, secret)}}, "/two-factor?m=wrong-confirm")
 	c.expectRedirect("POST", "/two-factor/recovery-codes", url.Values{"password": {demoPassword}, "code": {code(t, clock, secret)}}, "/two-factor/recovery-codes")
@@ -152,7 +152,7 @@ func TestTwoFactorDisable(t *testing.T) {
 	c.login(demoUser, demoPassword)
 	_, codes := setUpTwoFactor(t, c, clock)
 
-	c.expectRedirect("POST", "/two-factor/disable", url.Values{"code": {"not a code"}}, "/two-factor?m=wrong-code")
+	c.expectRedirect("POST", "/two-factor/disable", url.Values{"code": {"not a code"}}, "/two-factor?f=disable-code&m=wrong-code")
 	clock.Advance(20 * time.Minute)
 	c.expectRedirect("POST", "/two-factor/disable", url.Values{"code": {codes[0]}}, "/two-factor?m=wrong-confirm")
 	c.page("/two-factor", "/two-factor", "On")

@@ -134,19 +134,20 @@ func (s *userStore) create(username, password string) (*user, error) {
 	return u, nil
 }
 
-// ensure creates the account unless the username exists.
-func (s *userStore) ensure(username, password string) error {
+// ensure creates the account unless the username exists, and returns it
+// if it created it.
+func (s *userStore) ensure(username, password string) (*user, error) {
 	s.mu.RLock()
 	_, ok := s.byName[username]
 	s.mu.RUnlock()
 	if ok {
-		return nil
+		return nil, nil
 	}
-	_, err := s.create(username, password)
+	u, err := s.create(username, password)
 	if errors.Is(err, errUserExists) {
-		return nil
+		return nil, nil
 	}
-	return err
+	return u, err
 }
 
 // authenticate checks a password in constant time with respect to whether

@@ -40,6 +40,7 @@ type AppTokens struct {
 	ttl     time.Duration
 	noStore []string
 	fail    func(w http.ResponseWriter, r *http.Request, err error)
+	tel     *telemetry
 }
 
 // Apps returns the Manager's app tokens, which share its store, clock and
@@ -207,6 +208,7 @@ func (t *AppTokens) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ErrUnavailable):
 			t.cfg.Logger.Error("session: cannot check app token; refusing request", "err", err, "path", r.URL.Path)
+			t.tel.failClosed.Add(r.Context(), 1)
 			t.fail(w, r, err)
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

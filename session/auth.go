@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sessionguard/sessionguard/internal/device"
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -54,7 +55,7 @@ func (m *Manager) LoginWithOptions(w http.ResponseWriter, r *http.Request, userI
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
 	if old, err := m.current(r); err == nil {
-		if err := m.revoke(ctx, old.UserID, old.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := m.revoke(ctx, old.UserID, old.Handle, EndReplaced); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 	} else if errors.Is(err, ErrUnavailable) {
@@ -98,8 +99,52 @@ func (m *Manager) LoginWithOptions(w http.ResponseWriter, r *http.Request, userI
 	}
 	s := sessionFromStorage(st)
 	s.sessionOnly = p.sessionOnly
-	m.log.record(ctx, r, s, userID, storage.EventSignedIn, level.String())
+	m.tel.sessionStarted(ctx, level)
+	m.log.record(ctx, Audit{Request: r}, s, userID, storage.EventSignedIn, level.String())
+	if m.cfg.MaxSessionsPerUser > 0 && level != storage.AuthPendingSecondFactor {
+		m.enforceSessionLimit(ctx, r, s)
+	}
 	return s, nil
+}
+
+// enforceSessionLimit ends the least recently used of the user's live
+// sessions beyond Config.MaxSessionsPerUser, never the new session s, and
+// records a "session_ended_by_limit" event for each, naming it, with its
+// device. A failure is logged: the sign-in itself succeeded.
+//
+// It runs when a sign-in is complete (Login without a pending second
+// factor, or Elevate completing one), never for a sign-in that passed only
+// the password: someone who knows the password but lacks the second factor
+// must not be able to log the user's devices out. Sessions pending their
+// second factor are neither counted nor ended (they expire after
+// PendingTimeout).
+func (m *Manager) enforceSessionLimit(ctx context.Context, r *http.Request, s *Session) {
+	list, err := m.cfg.Store.ListSessions(ctx, s.UserID)
+	if err != nil {
+		m.cfg.Logger.Warn("session: listing sessions for the per-user limit failed", "err", err)
+		return
+	}
+	now := m.cfg.Clock()
+	kept := 1             // s
+	for i := range list { // most recent activity first
+		st := &list[i]
+		if st.Handle == s.Handle || st.AuthLevel == storage.AuthPendingSecondFactor ||
+			!now.Before(st.ExpiresAt) || now.Sub(st.LastSeenAt) > m.cfg.IdleTimeout {
+			continue
+		}
+		if kept < m.cfg.MaxSessionsPerUser {
+			kept++
+			continue
+		}
+		if _, err := m.revoke(ctx, s.UserID, st.Handle, EndSessionLimit); errors.Is(err, ErrNotFound) {
+			continue // ended meanwhile
+		} else if err != nil {
+			m.cfg.Logger.Warn("session: ending a session beyond the per-user limit failed", "err", err)
+			return
+		}
+		ended := sessionFromStorage(st)
+		m.log.record(ctx, Audit{Request: r}, ended, s.UserID, storage.EventSessionLimitReached, device.Label(st.Device))
+	}
 }
 
 // Elevate records a fresh authentication of the request's current session
@@ -167,7 +212,9 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	s := sessionFromStorage(st)
 	s.sessionOnly = p.sessionOnly
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
-		m.log.record(ctx, r, s, s.UserID, storage.EventReauthenticated, level.String())
+		m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventReauthenticated, level.String())
+	} else if m.cfg.MaxSessionsPerUser > 0 {
+		m.enforceSessionLimit(ctx, r, s) // the sign-in completes now
 	}
 	return s, nil
 }
@@ -186,11 +233,11 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StorageTimeout)
 	defer cancel()
-	if err := m.revoke(ctx, s.UserID, s.Handle); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.revoke(ctx, s.UserID, s.Handle, EndLogout); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	m.clearClient(w)
-	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOut, "")
+	m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventSignedOut, "")
 	return nil
 }
 
@@ -216,10 +263,10 @@ func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts 
 		return 0, 0, err
 	}
 	ctx := r.Context()
-	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}); err != nil {
+	if sessions, err = m.revokeUser(ctx, s.UserID, storage.TokenHash{}, EndLogoutEverywhere); err != nil {
 		return 0, 0, err
 	}
-	m.log.record(ctx, r, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
+	m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
 	if _, err := m.trusted.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
 		return sessions, 0, err
 	}
@@ -244,24 +291,29 @@ func (m *Manager) clearClient(w http.ResponseWriter) {
 // user's handle gives [ErrNotFound], exactly like an unknown one
 // (SECURITY.md §10). After Revoke returns, this Manager rejects the session
 // on the very next request, and other instances within the notifier bound.
-// It records a "session_revoked" event with what a tells.
+// It records a "session_revoked" event with what a tells, whose detail is
+// the device label of the session it ended ("Firefox 133 on Windows"), so
+// that the log can say which device was logged out.
 func (m *Manager) Revoke(ctx context.Context, a Audit, userID, handle string) error {
-	if err := m.revoke(ctx, userID, handle); err != nil {
+	st, err := m.revoke(ctx, userID, handle, EndRevoked)
+	if err != nil {
 		return err
 	}
-	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, "")
+	m.log.Record(ctx, a, userID, storage.EventSessionRevoked, device.Label(st.Device))
 	return nil
 }
 
-func (m *Manager) revoke(ctx context.Context, userID, handle string) error {
+// revoke ends one session and returns its last stored state.
+func (m *Manager) revoke(ctx context.Context, userID, handle string, why EndReason) (*storage.Session, error) {
 	st, err := m.cfg.Store.RevokeSession(ctx, userID, handle)
 	if errors.Is(err, storage.ErrNotFound) {
-		return ErrNotFound
+		return nil, ErrNotFound
 	} else if err != nil {
-		return fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: revoking session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(st.TokenHash, userID)
-	return nil
+	m.tel.sessionsEnded(ctx, why, 1)
+	return st, nil
 }
 
 // RevokeOthers ends every session of current's user except current ("Log
@@ -278,11 +330,11 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 	if err := m.live(ctx, current); err != nil {
 		return 0, err
 	}
-	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash)
+	n, err := m.revokeUser(ctx, current.UserID, current.tokenHash, EndRevokedOthers)
 	if err != nil {
 		return 0, err
 	}
-	m.log.record(ctx, a.Request, current, current.UserID, storage.EventOtherSessionsRevoked, fmt.Sprint(n))
+	m.log.record(ctx, a, current, current.UserID, storage.EventOtherSessionsRevoked, fmt.Sprint(n))
 	return n, nil
 }
 
@@ -290,7 +342,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, a Audit, current *Session) (
 // when an account is disabled, and returns how many it ended. It records
 // an "all_sessions_revoked" event with what a tells.
 func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, error) {
-	n, err := m.revokeUser(ctx, userID, storage.TokenHash{})
+	n, err := m.revokeUser(ctx, userID, storage.TokenHash{}, EndRevokedAll)
 	if err != nil {
 		return 0, err
 	}
@@ -317,11 +369,11 @@ func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, k
 		}
 		except = keep.tokenHash
 	}
-	n, err := m.revokeUser(ctx, userID, except)
+	n, err := m.revokeUser(ctx, userID, except, EndPasswordChanged)
 	if err != nil {
 		return 0, err
 	}
-	m.log.record(ctx, a.Request, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
+	m.log.record(ctx, a, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
 	if _, err := m.trusted.RevokeAll(ctx, a, userID); err != nil {
 		return n, err
 	}
@@ -346,12 +398,13 @@ func (m *Manager) live(ctx context.Context, s *Session) error {
 	return nil
 }
 
-func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash) (int, error) {
+func (m *Manager) revokeUser(ctx context.Context, userID string, except storage.TokenHash, why EndReason) (int, error) {
 	n, err := m.cfg.Store.RevokeUserSessions(ctx, userID, except)
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrUnavailable, err)
 	}
 	m.cache.forgetUser(userID, except)
+	m.tel.sessionsEnded(ctx, why, n)
 	return n, nil
 }
 

@@ -9,6 +9,9 @@ import (
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -99,7 +102,9 @@ type Config struct {
 	// RevocationTTL is how long a cached "live" answer is trusted before
 	// storage is asked again: the bound on how late another instance sees
 	// a revocation when its notifier is down or the store has none.
-	// Default 30 seconds, or 5 seconds when the store has no notifier.
+	// Default 30 seconds, or 5 seconds when the store has no notifier; a
+	// store that implements storage.BoundedNotifier sets the default to its
+	// NotifyBound, within those two.
 	RevocationTTL time.Duration
 
 	// CacheSize is the number of sessions the revocation cache holds.
@@ -180,6 +185,29 @@ type Config struct {
 	// MaxBodyBytes limits JSON request bodies. Default 16 KiB.
 	MaxBodyBytes int64
 
+	// MaxSessionsPerUser caps how many live sessions one user may hold.
+	// A completed sign-in beyond it (Login, or for a user with a second
+	// factor the Elevate that completes it) ends the user's least
+	// recently used sessions (by last activity) until the cap holds, and
+	// records a "session_ended_by_limit" event naming each, which the
+	// user sees in the security log; the ended device's next request is
+	// refused as revoked. A sign-in that passed only the password ends
+	// nothing, and sessions pending their second factor do not count.
+	// Under concurrent sign-ins of one user the cap holds once they have
+	// all returned. Default 0: no limit.
+	MaxSessionsPerUser int
+
+	// MeterProvider receives the Manager's metrics (see the Metric
+	// constants) and, through storage/otelstore, the store's call
+	// durations. Default otel.GetMeterProvider(): the global provider,
+	// a no-op until the application installs one.
+	MeterProvider metric.MeterProvider
+
+	// TracerProvider receives spans around storage calls and the JSON
+	// routes (never on the cache-hit path). Default
+	// otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+
 	// PasswordThrottle is the policy of [Manager.PasswordThrottle]. The
 	// zero value means the documented defaults (see
 	// [PasswordThrottleConfig]).
@@ -259,8 +287,8 @@ func (c *Config) validate() error {
 	if h := http.CanonicalHeaderKey(c.ProxyHeader); h != "" && h != "X-Forwarded-For" && h != "Forwarded" {
 		errs = append(errs, fmt.Errorf("ProxyHeader %q: want X-Forwarded-For or Forwarded", c.ProxyHeader))
 	}
-	if c.CacheSize < 0 || c.MaxBodyBytes < 0 {
-		errs = append(errs, errors.New("CacheSize and MaxBodyBytes must not be negative"))
+	if c.CacheSize < 0 || c.MaxBodyBytes < 0 || c.MaxSessionsPerUser < 0 {
+		errs = append(errs, errors.New("CacheSize, MaxBodyBytes and MaxSessionsPerUser must not be negative"))
 	}
 	if err := c.PasswordThrottle.validate(); err != nil {
 		errs = append(errs, err)

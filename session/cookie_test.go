@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sessionguard/sessionguard/storage"
 )
@@ -229,4 +231,54 @@ func FuzzDecodeCookie(f *testing.F) {
 		}
 		m.Check(cookieRequest(m, v))
 	})
+}
+
+// TestDecodedUserIDOwnsItsBytes guards the no-copy decoding: a payload's
+// user ID points into the buffer securecookie decrypted, which is sound
+// only while securecookie gives every Decode a buffer of its own and never
+// writes to it again. A securecookie that pooled or reused its buffers
+// would turn one request's user ID into another's; this fails if it does.
+func TestDecodedUserIDOwnsItsBytes(t *testing.T) {
+	t.Parallel()
+	k, err := GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCodec("sid", []KeyPair{k}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(userID string) string {
+		p := payload{level: storage.AuthPassword, issuedAt: time.Now().Unix(), expiresAt: time.Now().Add(time.Hour).Unix(), userID: userID}
+		v, err := c.encode(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	alice, mallory := seal("alice-000"), seal("mallory-1")
+	var first payload
+	if _, err := c.decode(alice, &first); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for range 2000 {
+				var p payload
+				if _, err := c.decode(mallory, &p); err != nil {
+					t.Error(err)
+					return
+				}
+				if unsafe.StringData(p.userID) == unsafe.StringData(first.userID) {
+					t.Error("a later decoding's user ID shares the first one's bytes")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first.userID != "alice-000" {
+		t.Errorf("the first cookie's user ID after later decodings: got %q, want %q", first.userID, "alice-000")
+	}
 }

@@ -1,6 +1,6 @@
 // Package session is the session-security layer for net/http applications:
 // signed and encrypted session cookies with key rotation, server-side
-// revocation checked on every request through an LRU cache, idle and
+// revocation checked on every request through an in-process cache, idle and
 // absolute timeouts, and ready JSON handlers for "log out", "log out all
 // other sessions", "log out everywhere" and the list of a user's devices.
 //

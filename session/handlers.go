@@ -67,7 +67,7 @@ func (m *Manager) Routes(sets ...RouteSet) http.Handler {
 	for _, s := range sets {
 		s.RegisterRoutes(mux)
 	}
-	return mounted(mux)
+	return mounted(m.tel.traced(mux))
 }
 
 func (m *Manager) serveLogout(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,6 +160,56 @@ func redisBackend(t *testing.T) backend {
 	}}
 }
 
+// redisTopologyBackend is redisBackend on a Redis Cluster or a Sentinel
+// set, opened from go-redis' URL form in env with [redis.Open], as an app
+// would. Each instance is its own client on the topology.
+func redisTopologyBackend(name, env, example string) func(t *testing.T) backend {
+	return func(t *testing.T) backend {
+		url := os.Getenv(env)
+		if url == "" {
+			t.Skipf("set %s (e.g. %s) to run the multi-instance tests on it", env, example)
+		}
+		prefix := randomName("sgtest:") + ":"
+		open := func(t *testing.T, via string) storage.Store {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := redis.Open(ctx, url, redis.Options{Prefix: prefix})
+			if err != nil {
+				t.Fatalf("%s: %v", env, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		t.Cleanup(func() {
+			// Revocations delete the sessions; what the tests leave is
+			// swept by TTL. Delete it now all the same, on every primary.
+			var admin goredis.UniversalClient
+			if o, err := goredis.ParseClusterURL(url); err == nil && len(o.Addrs) > 0 && !strings.Contains(url, "master_name=") {
+				admin = goredis.NewClusterClient(o)
+			} else if o, err := goredis.ParseFailoverURL(url); err == nil {
+				admin = goredis.NewFailoverClient(o)
+			} else {
+				return
+			}
+			defer admin.Close()
+			ctx := context.Background()
+			del := func(ctx context.Context, c *goredis.Client) error {
+				iter := c.Scan(ctx, 0, "*"+prefix[:len(prefix)-1]+"*", 1000).Iterator()
+				for iter.Next(ctx) {
+					c.Del(ctx, iter.Val())
+				}
+				return iter.Err()
+			}
+			if cc, ok := admin.(*goredis.ClusterClient); ok {
+				_ = cc.ForEachMaster(ctx, del)
+			} else if c, ok := admin.(*goredis.Client); ok {
+				_ = del(ctx, c)
+			}
+		})
+		return backend{name: name, open: open}
+	}
+}
+
 // newInstance is one app instance: a Manager on its own client.
 func newInstance(t *testing.T, store storage.Store, keys []session.KeyPair) *session.Manager {
 	m, err := session.New(session.Config{
@@ -216,7 +267,13 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 func TestRevocationAcrossInstances(t *testing.T) {
 	t.Parallel()
-	for name, mk := range map[string]func(*testing.T) backend{"memory": memoryBackend, "sqlite": sqliteBackend, "postgres": postgresBackend, "redis": redisBackend} {
+	for name, mk := range map[string]func(*testing.T) backend{
+		"memory": memoryBackend, "sqlite": sqliteBackend, "postgres": postgresBackend, "redis": redisBackend,
+		"redis-cluster": redisTopologyBackend("redis-cluster", "SESSION_TEST_REDIS_CLUSTER_URL",
+			"redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003"),
+		"redis-sentinel": redisTopologyBackend("redis-sentinel", "SESSION_TEST_REDIS_SENTINEL_URL",
+			"redis://127.0.0.1:26391?master_name=sessionguard"),
+	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			be := mk(t)
@@ -331,6 +388,14 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			// Health says so: the store does not answer, and the notifier
+			// is down (once it noticed: within its ping interval).
+			for h := b.Health(ctx); h.Ready() || h.Notifier.Live || h.Notifier.DownSince.IsZero(); h = b.Health(ctx) {
+				if time.Now().After(deadline) {
+					t.Fatalf("Health of B during the outage: got %+v, want not ready, notifier down with its time", h)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			if err := a.Revoke(ctx, session.Audit{}, user, victim.Handle); err != nil {
 				t.Fatal(err)
 			}
@@ -347,8 +412,15 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 				t.Fatalf("a session revoked during the outage: got %v on B, want ErrRevoked", err)
 			}
 			// The notifier is back: a new revocation reaches B in far less
-			// than RevocationTTL (its reconnect may take a moment).
+			// than RevocationTTL (its reconnect may take a moment), and
+			// Health says so.
 			time.Sleep(500 * time.Millisecond)
+			for h := b.Health(ctx); !h.Ready() || !h.Notifier.Live; h = b.Health(ctx) {
+				if time.Now().After(deadline) {
+					t.Fatalf("Health of B after recovery: got %+v, want ready with a live notifier", h)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			start := time.Now()
 			if _, err := a.RevokeAll(ctx, session.Audit{}, keep.UserID); err != nil {
 				t.Fatal(err)

@@ -127,6 +127,7 @@ type Manager struct {
 
 	log      *SecurityLog
 	apps     *AppTokens
+	tel      *telemetry
 	throttle *PasswordThrottle
 	trusted  *TrustedBrowsers
 
@@ -144,6 +145,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	c, err := newCodec(cfg.CookieName, cfg.Keys, cfg.AbsoluteTimeout)
 	if err != nil {
+		return nil, err
+	}
+	if err := instrumentStore(&cfg); err != nil {
 		return nil, err
 	}
 	m := &Manager{
@@ -169,22 +173,49 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
-	unsub, err := cfg.Store.Subscribe(m.cache.apply)
+	tel, err := newTelemetry(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Before Subscribe: a notice may arrive before it returns.
+	m.tel = tel
+	tel.subscribed(true)
+	unsub, err := cfg.Store.Subscribe(m.notice)
 	switch {
 	case err == nil:
 		m.unsubscribe = unsub
+		if bn, ok := unwrapStore(cfg.Store).(storage.BoundedNotifier); ok {
+			// The notifier's own bound is the staleness bound, and its
+			// failures are heard (storage.BoundedNotifier). Below the
+			// no-notifier TTL, re-reads would cost more than they buy: the
+			// notifier bounds staleness anyway.
+			setDefault(&m.cfg.RevocationTTL, min(max(bn.NotifyBound(), DefaultRevocationTTLNoNotify), DefaultRevocationTTL))
+			stop := bn.OnDeliveryError(func(err error) {
+				m.cfg.Logger.Error("session: revocation notifier cannot deliver; revocation cache emptied", "err", err)
+			})
+			m.unsubscribe = func() { stop(); unsub() }
+		}
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTL)
 	case errors.Is(err, storage.ErrNoNotifier):
+		tel.subscribed(false)
 		setDefault(&m.cfg.RevocationTTL, DefaultRevocationTTLNoNotify)
 	default:
+		tel.close()
 		return nil, fmt.Errorf("session: subscribing to revocations: %w", err)
 	}
 	m.revocationTTL = m.cfg.RevocationTTL
-	m.log = newSecurityLog(&m.cfg, m.activity)
-	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler}
+	m.log = newSecurityLog(&m.cfg, m.activity, tel)
+	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler, tel: tel}
 	m.trusted = newTrustedBrowsers(&m.cfg, m.log)
 	m.throttle = &PasswordThrottle{cfg: &m.cfg, pol: m.cfg.PasswordThrottle, log: m.log, clock: m.cfg.Clock, ip: m.ips.ClientIP}
 	return m, nil
+}
+
+// notice handles a notice from the store's notifier: the cache first, then
+// the notifier's metrics and liveness.
+func (m *Manager) notice(r storage.Revocation) {
+	m.cache.apply(r)
+	m.tel.notice(r, m.cfg.Clock())
 }
 
 // addBypass adds pattern to c, turning the panic of an invalid pattern into
@@ -219,6 +250,7 @@ func (m *Manager) Close() error {
 			m.unsubscribe()
 		}
 		m.log.close()
+		m.tel.close()
 	})
 	return nil
 }
@@ -289,9 +321,12 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session) (
 	var c cachedSession
 	found, gen := m.cache.getSession(h, &c)
 	if !found || (c.kind == kindSession && nowNS >= c.validUntil) {
+		m.tel.miss(&h)
 		if err := m.fill(r.Context(), h, uh, gen, now, &c); err != nil {
 			return 0, err
 		}
+	} else {
+		m.tel.hit(&h)
 	}
 	if c.kind != kindSession || c.userHash != uh {
 		// A MAC-valid cookie whose token belongs to another user cannot
@@ -398,6 +433,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(rs))
 		case errors.Is(err, ErrUnavailable):
 			m.cfg.Logger.Error("session: cannot check session; refusing request", "err", err, "path", r.URL.Path)
+			m.tel.failClosed.Add(r.Context(), 1)
 			m.errorHandler(w, r, err)
 		default:
 			// Expired, revoked or invalid: forget the cookie client-side too.

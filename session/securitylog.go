@@ -27,6 +27,9 @@ type EventInfo struct {
 	Device    string            `json:"device,omitempty"`
 	Location  string            `json:"location,omitempty"`
 	Detail    string            `json:"detail,omitempty"`
+	// Actor names the administrator or tool that acted, when it was not
+	// the user ([Audit.Actor]).
+	Actor string `json:"actor,omitempty"`
 }
 
 // SecurityLog is the users' security log (OWASP ASVS 5.0 16.3.1,
@@ -44,15 +47,16 @@ type SecurityLog struct {
 	onEvent  func(ctx context.Context, e storage.Event)
 	retain   time.Duration
 	activity func(ctx context.Context, r *http.Request, now time.Time) storage.Activity
+	tel      *telemetry
 
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newSecurityLog(cfg *Config, activity func(context.Context, *http.Request, time.Time) storage.Activity) *SecurityLog {
+func newSecurityLog(cfg *Config, activity func(context.Context, *http.Request, time.Time) storage.Activity, tel *telemetry) *SecurityLog {
 	l := &SecurityLog{
 		store: cfg.Store, clock: cfg.Clock, logger: cfg.Logger, timeout: cfg.StorageTimeout,
-		onEvent: cfg.OnEvent, retain: cfg.EventRetention, activity: activity,
+		onEvent: cfg.OnEvent, retain: cfg.EventRetention, activity: activity, tel: tel,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go l.retentionLoop()
@@ -63,17 +67,19 @@ func newSecurityLog(cfg *Config, activity func(context.Context, *http.Request, t
 func (m *Manager) SecurityLog() *SecurityLog { return m.log }
 
 // Record appends a security event of type typ for userID, with the time
-// and what a tells about who asked, and passes it to [Config.OnEvent]. A
-// storage failure is logged, never returned: the log must not make an
-// action fail. detail must not contain a secret.
+// and what a tells about who asked (its request, its Actor), and passes it
+// to [Config.OnEvent]. A storage failure is logged, never returned: the
+// log must not make an action fail. detail must not contain a secret.
 func (l *SecurityLog) Record(ctx context.Context, a Audit, userID string, typ storage.EventType, detail string) {
-	l.record(ctx, a.Request, nil, userID, typ, detail)
+	l.record(ctx, a, nil, userID, typ, detail)
 }
 
-// record records an event. r may be nil; s, the acting session, may be
-// nil: then r's own session, if any, is the acting one.
-func (l *SecurityLog) record(ctx context.Context, r *http.Request, s *Session, userID string, typ storage.EventType, detail string) {
-	e := storage.Event{UserID: userID, Type: typ, At: l.clock(), Detail: detail}
+// record records an event. a.Request may be nil; s, the session acted on
+// or acting, may be nil: then the request's own session, if any, is the
+// acting one.
+func (l *SecurityLog) record(ctx context.Context, a Audit, s *Session, userID string, typ storage.EventType, detail string) {
+	r := a.Request
+	e := storage.Event{UserID: userID, Type: typ, At: l.clock(), Detail: detail, Actor: a.Actor}
 	if s == nil && r != nil {
 		s, _ = anyFromContext(r.Context())
 	}
@@ -92,6 +98,7 @@ func (l *SecurityLog) record(ctx context.Context, r *http.Request, s *Session, u
 		l.logger.Error("session: recording security event failed", "type", string(typ), "err", err)
 		return
 	}
+	l.tel.event(ctx, typ)
 	if l.onEvent != nil {
 		l.onEvent(ctx, e)
 	}
@@ -117,7 +124,7 @@ func (l *SecurityLog) List(ctx context.Context, userID string, before int64, lim
 	}
 	events = make([]EventInfo, len(list))
 	for i, e := range list {
-		events[i] = EventInfo{ID: e.ID, Type: e.Type, At: e.At, SessionID: e.SessionHandle, IP: e.IP, Device: e.Device, Location: e.Location, Detail: e.Detail}
+		events[i] = EventInfo{ID: e.ID, Type: e.Type, At: e.At, SessionID: e.SessionHandle, IP: e.IP, Device: e.Device, Location: e.Location, Detail: e.Detail, Actor: e.Actor}
 	}
 	return events, next, nil
 }

@@ -198,7 +198,13 @@ func TestLocationLabel(t *testing.T) {
 func TestAuditFillsEventDetails(t *testing.T) {
 	t.Parallel()
 	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
-	_, s := loginDirect(t, m, "alice")
+	w0 := httptest.NewRecorder()
+	r0 := httptest.NewRequest("POST", "https://example.com/login", nil)
+	r0.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+	s, err := m.Login(w0, r0, "alice", storage.AuthPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := httptest.NewRequest("POST", "https://example.com/sessions/x/logout", nil)
 	r.RemoteAddr = "198.51.100.7:4242"
 	r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0")
@@ -206,8 +212,8 @@ func TestAuditFillsEventDetails(t *testing.T) {
 		t.Fatal(err)
 	}
 	events, _, _ := m.SecurityLog().List(context.Background(), "alice", 0, 1)
-	if e := events[0]; e.Type != storage.EventSessionRevoked || e.IP != "198.51.100.7" || e.Device != "Firefox 133 on Windows" {
-		t.Errorf("event with the request: %+v", e)
+	if e := events[0]; e.Type != storage.EventSessionRevoked || e.IP != "198.51.100.7" || e.Device != "Firefox 133 on Windows" || e.Detail != "Safari 17 on iPhone" {
+		t.Errorf("event with the request: got %+v, want session_revoked by Firefox 133 on Windows from 198.51.100.7, detail Safari 17 on iPhone", e)
 	}
 	if _, err := m.RevokeAll(context.Background(), Audit{}, "alice"); err != nil {
 		t.Fatal(err)

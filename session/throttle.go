@@ -166,7 +166,7 @@ func (t *PasswordThrottle) Reserve(ctx context.Context, a Audit, username, userI
 	}
 	if st.Failures >= t.pol.Account.FreeAttempts && userID != "" {
 		// This attempt is allowed and starts a lockout for the next.
-		t.log.record(ctx, a.Request, nil, userID, storage.EventPasswordLockout, (st.LockedUntil.Sub(now)).String())
+		t.log.record(ctx, a, nil, userID, storage.EventPasswordLockout, (st.LockedUntil.Sub(now)).String())
 	}
 	return nil
 }

@@ -11,24 +11,27 @@ type EventType string
 
 // The security events (SECURITY.md §22).
 const (
-	EventSignedIn                EventType = "signed_in"
-	EventSignedOut               EventType = "signed_out"
-	EventSessionRevoked          EventType = "session_revoked"
-	EventSignedOutEverywhere     EventType = "signed_out_everywhere"
-	EventOtherSessionsRevoked    EventType = "other_sessions_revoked"
-	EventPasswordChanged         EventType = "password_changed"
-	EventReauthenticated         EventType = "reauthenticated"
-	EventSecondFactorEnabled     EventType = "second_factor_enabled"
-	EventSecondFactorDisabled    EventType = "second_factor_disabled"
-	EventSecondFactorUsed        EventType = "second_factor_used"
-	EventRecoveryCodeUsed        EventType = "recovery_code_used"
-	EventRecoveryCodesRenewed    EventType = "recovery_codes_regenerated"
-	EventSecondFactorReplay      EventType = "second_factor_replay_rejected"
-	EventSecondFactorLockout     EventType = "second_factor_locked_out"
-	EventSecondFactorFailed      EventType = "second_factor_failed"
-	EventAppAuthorized           EventType = "app_authorized"
-	EventAppRevoked              EventType = "app_revoked"
-	EventAllSessionsRevokedAdm   EventType = "all_sessions_revoked"
+	EventSignedIn              EventType = "signed_in"
+	EventSignedOut             EventType = "signed_out"
+	EventSessionRevoked        EventType = "session_revoked"
+	EventSignedOutEverywhere   EventType = "signed_out_everywhere"
+	EventOtherSessionsRevoked  EventType = "other_sessions_revoked"
+	EventPasswordChanged       EventType = "password_changed"
+	EventReauthenticated       EventType = "reauthenticated"
+	EventSecondFactorEnabled   EventType = "second_factor_enabled"
+	EventSecondFactorDisabled  EventType = "second_factor_disabled"
+	EventSecondFactorUsed      EventType = "second_factor_used"
+	EventRecoveryCodeUsed      EventType = "recovery_code_used"
+	EventRecoveryCodesRenewed  EventType = "recovery_codes_regenerated"
+	EventSecondFactorReplay    EventType = "second_factor_replay_rejected"
+	EventSecondFactorLockout   EventType = "second_factor_locked_out"
+	EventSecondFactorFailed    EventType = "second_factor_failed"
+	EventAppAuthorized         EventType = "app_authorized"
+	EventAppRevoked            EventType = "app_revoked"
+	EventAllSessionsRevokedAdm EventType = "all_sessions_revoked"
+	// EventSessionLimitReached: a sign-in beyond the per-user session
+	// limit ended the least recently used session (SessionHandle).
+	EventSessionLimitReached     EventType = "session_ended_by_limit"
 	EventPasswordLockout         EventType = "password_locked_out"
 	EventSecondFactorSkipped     EventType = "second_factor_skipped"
 	EventPasskeyAdded            EventType = "passkey_added"
@@ -53,6 +56,10 @@ type Event struct {
 	Device        string // human device label, e.g. "Chrome 131 on macOS"
 	Location      string // human location label, e.g. "Lisbon, Portugal"
 	Detail        string // short, non-secret detail (app name, count)
+	// Actor names who acted when it was not the user: an administrator
+	// or a back-office tool. Empty: the user (or the system). Backends
+	// that predate the field may not keep it.
+	Actor string
 }
 
 // EventStore keeps security events.

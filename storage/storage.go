@@ -26,6 +26,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"time"
 )
 
 // Sentinel errors. Backends wrap them with context (use [errors.Is]).
@@ -122,4 +123,11 @@ type Revocation struct {
 	TokenHash TokenHash
 	// Reset means notices may have been lost: forget everything.
 	Reset bool
+	// CommittedAt is when the revocation was committed, by the clock of
+	// the client or server that committed it, so that a subscriber can
+	// measure how long the notice took to arrive (clock skew between
+	// hosts included). Zero when the backend does not say (and always
+	// for a Reset); subscribers must not rely on it for anything but
+	// measurement.
+	CommittedAt time.Time
 }

@@ -1,22 +1,159 @@
 // sessionguard example: the only script. Everything works without it; it
-// turns the "Log out all other sessions" and "Log out everywhere" buttons,
-// which otherwise open a confirmation page, into a confirmation dialog.
+//   - asks for confirmation in a dialog where a button would otherwise open
+//     a confirmation page (forms with data-confirm, data-consequence,
+//     data-button and data-post);
+//   - shows times relative to now ("2 minutes ago") with the full date in
+//     the viewer's time zone on hover (<time data-relative>);
+//   - repeats the messages present when the page loads into a live region,
+//     so that screen readers announce them, and focuses an error that is
+//     not about one field;
+//   - offers to copy or download the recovery codes.
 "use strict";
+
 document.addEventListener("submit", function (event) {
   var form = event.target;
   var question = form.getAttribute("data-confirm");
   var target = form.getAttribute("data-post");
-  if (!question || !target) {
-    return;
+  if (!question || !target || typeof HTMLDialogElement !== "function") {
+    return; // the form opens the confirmation page instead
   }
   event.preventDefault();
-  if (!window.confirm(question)) {
-    return;
-  }
+  confirmDialog(form, question, target);
+});
+
+// confirmDialog asks in a modal dialog, which states the consequence and
+// starts on "Cancel"; confirming posts to target (a same-origin form post,
+// like the confirmation page's).
+function confirmDialog(form, question, target) {
+  var dialog = document.createElement("dialog");
+  dialog.className = "confirm-dialog";
+  dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+  dialog.setAttribute("aria-describedby", "confirm-dialog-text");
+  var title = document.createElement("h2");
+  title.id = "confirm-dialog-title";
+  title.textContent = question;
+  var text = document.createElement("p");
+  text.id = "confirm-dialog-text";
+  text.textContent = form.getAttribute("data-consequence") || "";
   var post = document.createElement("form");
   post.method = "post";
   post.action = target;
-  post.hidden = true;
-  document.body.appendChild(post);
-  post.submit();
+  var ok = document.createElement("button");
+  ok.type = "submit";
+  ok.className = "danger";
+  ok.textContent = form.getAttribute("data-button") || "Confirm";
+  var cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.id = "confirm-dialog-cancel";
+  cancel.className = "secondary";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", function () { dialog.close(); });
+  var actions = document.createElement("div");
+  actions.className = "actions";
+  actions.append(ok, cancel);
+  post.append(actions);
+  dialog.append(title, text, post);
+  var opener = document.activeElement;
+  dialog.addEventListener("close", function () {
+    dialog.remove();
+    if (opener && opener.focus) {
+      opener.focus();
+    }
+  });
+  document.body.appendChild(dialog);
+  dialog.showModal();
+  cancel.focus();
+}
+
+// The server's clock is the reference (the page says what time it was
+// when it was made), so a wrong clock on the viewer's device doesn't turn
+// "2 minutes ago" into "in 3 hours".
+var serverTime = (function () {
+  var meta = document.querySelector('meta[name="server-time"]');
+  var t = meta ? Date.parse(meta.content) : NaN;
+  return isNaN(t) ? Date.now() : t;
+})();
+var loadedAt = Date.now();
+
+function relative(ms) {
+  var rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  var s = Math.round(ms / 1000);
+  var abs = Math.abs(s);
+  if (abs < 45) {
+    return rtf.format(0, "second"); // "now"
+  }
+  var units = [["minute", 60, 3600], ["hour", 3600, 86400], ["day", 86400, 7 * 86400]];
+  for (var i = 0; i < units.length; i++) {
+    if (abs < units[i][2]) {
+      return rtf.format(Math.round(s / units[i][1]), units[i][0]);
+    }
+  }
+  return null; // older than a week: the date itself says more
+}
+
+function updateTimes() {
+  var now = serverTime + (Date.now() - loadedAt);
+  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+  var short = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  document.querySelectorAll("time[data-relative]").forEach(function (el) {
+    var t = Date.parse(el.getAttribute("datetime"));
+    if (isNaN(t)) {
+      return;
+    }
+    el.title = full.format(t);
+    el.textContent = relative(t - now) || short.format(t);
+  });
+}
+
+function announce() {
+  var region = document.getElementById("announcer");
+  var messages = document.querySelectorAll("[data-announce]");
+  if (region && messages.length) {
+    var text = Array.prototype.map.call(messages, function (m) { return m.textContent.trim(); }).join(" ");
+    // Filled after load, the live region's change is announced.
+    setTimeout(function () { region.textContent = text; }, 250);
+  }
+  var error = document.getElementById("page-error");
+  if (error && !document.querySelector('[aria-invalid="true"]')) {
+    error.focus();
+  }
+}
+
+function codesText() {
+  var codes = document.querySelectorAll("#recovery-codes code");
+  return "sessionguard example: recovery codes\n" +
+    "Each code works once. Keep them somewhere safe.\n\n" +
+    Array.prototype.map.call(codes, function (c) { return c.textContent.trim(); }).join("\n") + "\n";
+}
+
+function recoveryCodeActions() {
+  var actions = document.querySelector("[data-codes-actions]");
+  if (!actions) {
+    return;
+  }
+  var download = actions.querySelector("[data-download]");
+  // A data: URL, not a blob: one: the same file, and nothing to revoke.
+  download.href = "data:text/plain;charset=utf-8," + encodeURIComponent(codesText());
+  var copy = actions.querySelector("[data-copy]");
+  copy.addEventListener("click", function () {
+    var done = function (text) {
+      copy.textContent = text;
+      document.getElementById("announcer").textContent = text;
+    };
+    if (!navigator.clipboard) {
+      done("Copying is not available: select the codes instead");
+      return;
+    }
+    navigator.clipboard.writeText(codesText()).then(
+      function () { done("Codes copied"); },
+      function () { done("Copying failed: select the codes instead"); });
+  });
+  actions.hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  updateTimes();
+  setInterval(updateTimes, 30000);
+  announce();
+  recoveryCodeActions();
 });

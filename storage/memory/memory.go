@@ -759,4 +759,8 @@ func (s *Store) Subscribe(fn func(storage.Revocation)) (cancel func(), err error
 }
 
 // notify calls every subscriber with r. It must be called without s.mu held.
-func (s *Store) notify(r storage.Revocation) { s.subs.Deliver(r) }
+// It stamps r with the commit time.
+func (s *Store) notify(r storage.Revocation) {
+	r.CommittedAt = s.now()
+	s.subs.Deliver(r)
+}

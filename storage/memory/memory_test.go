@@ -258,3 +258,22 @@ func BenchmarkRevokeUserSessions1000(b *testing.B) {
 		}
 	}
 }
+
+func TestNoticesCarryTheCommitTime(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := memory.New(memory.Options{Now: func() time.Time { return at }})
+	defer s.Close()
+	var got []storage.Revocation
+	cancel, err := s.Subscribe(func(r storage.Revocation) { got = append(got, r) })
+	if err != nil {
+		t.Fatalf("Subscribe: got error %v, want nil", err)
+	}
+	defer cancel()
+	if _, err := s.RevokeUserSessions(t.Context(), "alice", storage.TokenHash{}); err != nil {
+		t.Fatalf("RevokeUserSessions: got error %v, want nil", err)
+	}
+	if want := (storage.Revocation{UserID: "alice", CommittedAt: at}); len(got) != 1 || got[0] != want {
+		t.Fatalf("notices: got %+v, want [%+v]", got, want)
+	}
+}

@@ -41,14 +41,14 @@ func (s *Store) CreateAppGrant(ctx context.Context, g *storage.AppGrant) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO app_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.pool.Exec(ctx, s.q(`INSERT INTO {schema}.app_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
 		g.ID, g.UserID, g.AppName, scopes, g.TokenHash[:], g.CreatedAt, nullTime(g.LastUsedAt))
 	return wrap(ctx, "create app grant", err)
 }
 
 // GetAppGrant returns the grant whose token hash is h, or ErrNotFound.
 func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.AppGrant, error) {
-	g, err := scanGrant(s.pool.QueryRow(ctx, `SELECT `+grantColumns+` FROM app_grants WHERE token_hash = $1`, h[:]))
+	g, err := scanGrant(s.pool.QueryRow(ctx, s.q(`SELECT `+grantColumns+` FROM {schema}.app_grants WHERE token_hash = $1`), h[:]))
 	if err != nil {
 		return nil, wrap(ctx, "get app grant", err)
 	}
@@ -57,8 +57,8 @@ func (s *Store) GetAppGrant(ctx context.Context, h storage.TokenHash) (*storage.
 
 // ListAppGrants returns userID's grants, newest CreatedAt first.
 func (s *Store) ListAppGrants(ctx context.Context, userID string) ([]storage.AppGrant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+grantColumns+` FROM app_grants
-WHERE user_id = $1 ORDER BY created_at DESC, id`, userID)
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+grantColumns+` FROM {schema}.app_grants
+WHERE user_id = $1 ORDER BY created_at DESC, id`), userID)
 	if err != nil {
 		return nil, wrap(ctx, "list app grants", err)
 	}
@@ -79,7 +79,7 @@ WHERE user_id = $1 ORDER BY created_at DESC, id`, userID)
 
 // TouchAppGrant sets LastUsedAt; ErrNotFound if the grant is gone.
 func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE app_grants SET last_used_at = $2 WHERE token_hash = $1`, h[:], nullTime(at))
+	tag, err := s.pool.Exec(ctx, s.q(`UPDATE {schema}.app_grants SET last_used_at = $2 WHERE token_hash = $1`), h[:], nullTime(at))
 	if err != nil {
 		return wrap(ctx, "touch app grant", err)
 	}
@@ -93,8 +93,13 @@ func (s *Store) TouchAppGrant(ctx context.Context, h storage.TokenHash, at time.
 // notifying subscribers in the same statement; ErrNotFound if userID has
 // no such grant.
 func (s *Store) RevokeAppGrant(ctx context.Context, userID, id string) (*storage.AppGrant, error) {
-	g, err := scanGrant(s.pool.QueryRow(ctx, `DELETE FROM app_grants WHERE user_id = $1 AND id = $2
-RETURNING `+grantColumns+`, pg_notify($3, `+sqlPayload("token_hash", "user_id")+`)`,
+	g, err := scanGrant(s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
+	DELETE FROM {schema}.app_grants WHERE user_id = $1 AND id = $2
+	RETURNING `+grantColumns+`, `+sqlPayload("token_hash", "user_id")+` AS payload
+), fed AS (
+	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM deleted
+)
+SELECT `+grantColumns+`, pg_notify($3, payload) FROM deleted`),
 		userID, id, s.channel), nil)
 	if err != nil {
 		return nil, wrap(ctx, "revoke app grant", err)
@@ -106,12 +111,14 @@ RETURNING `+grantColumns+`, pg_notify($3, `+sqlPayload("token_hash", "user_id")+
 // subscribers once if it deleted any, in one statement.
 func (s *Store) RevokeUserAppGrants(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH deleted AS (
-	DELETE FROM app_grants WHERE user_id = $1 RETURNING 1
+	err := s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
+	DELETE FROM {schema}.app_grants WHERE user_id = $1 RETURNING 1
 ), counted AS (
 	SELECT count(*) AS n FROM deleted
+), fed AS (
+	INSERT INTO {schema}.revocation_feed (payload) SELECT $3::text FROM counted WHERE n > 0
 )
-SELECT n, CASE WHEN n > 0 THEN pg_notify($2, $3) END FROM counted`,
+SELECT n, CASE WHEN n > 0 THEN pg_notify($2, $3::text) END FROM counted`),
 		userID, s.channel, encodePayload(storage.TokenHash{}, userID)).Scan(&n, nil)
 	if err != nil {
 		return 0, wrap(ctx, "revoke user app grants", err)

@@ -11,9 +11,9 @@ import (
 
 // AppendEvent stores e and sets e.ID from the events' bigserial.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
-	err := s.pool.QueryRow(ctx, `INSERT INTO security_events
+	err := s.pool.QueryRow(ctx, s.q(`INSERT INTO {schema}.security_events
 	(user_id, type, at, session_handle, ip, device, location, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`),
 		e.UserID, string(e.Type), e.At, e.SessionHandle, e.IP, e.Device, e.Location, e.Detail).Scan(&e.ID)
 	return wrap(ctx, "append event", err)
 }
@@ -29,15 +29,15 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	}
 	// Two statements rather than "$2 <= 0 OR id < $2", so that each plan
 	// is a plain range scan of (user_id, id DESC).
-	const columns = `SELECT id, type, at, session_handle, ip, device, location, detail FROM security_events `
+	const columns = `SELECT id, type, at, session_handle, ip, device, location, detail FROM {schema}.security_events `
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if before <= 0 {
-		rows, err = s.pool.Query(ctx, columns+`WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, userID, limit)
+		rows, err = s.pool.Query(ctx, s.q(columns+`WHERE user_id = $1 ORDER BY id DESC LIMIT $2`), userID, limit)
 	} else {
-		rows, err = s.pool.Query(ctx, columns+`WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, userID, before, limit)
+		rows, err = s.pool.Query(ctx, s.q(columns+`WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`), userID, before, limit)
 	}
 	if err != nil {
 		return nil, wrap(ctx, "list events", err)
@@ -61,7 +61,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 
 // DeleteEventsBefore removes events older than t and returns how many.
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM security_events WHERE at < $1`, t)
+	tag, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.security_events WHERE at < $1`), t)
 	if err != nil {
 		return 0, wrap(ctx, "delete events", err)
 	}

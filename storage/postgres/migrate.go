@@ -10,7 +10,7 @@ import (
 
 // schemaV1 is migration 1: the whole storage model.
 const schemaV1 = `
-CREATE TABLE sessions (
+CREATE TABLE {schema}.sessions (
 	token_hash      bytea       PRIMARY KEY CHECK (octet_length(token_hash) = 32),
 	handle          text        NOT NULL UNIQUE,
 	user_id         text        NOT NULL,
@@ -30,10 +30,10 @@ CREATE TABLE sessions (
 	country         text        NOT NULL,
 	country_code    text        NOT NULL
 );
-CREATE INDEX sessions_user_last_seen ON sessions (user_id, last_seen_at DESC, created_at DESC);
-CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_user_last_seen ON {schema}.sessions (user_id, last_seen_at DESC, created_at DESC);
+CREATE INDEX sessions_expires_at ON {schema}.sessions (expires_at);
 
-CREATE TABLE totp_credentials (
+CREATE TABLE {schema}.totp_credentials (
 	user_id      text        PRIMARY KEY,
 	secret       bytea       NOT NULL,
 	key_id       text        NOT NULL,
@@ -43,19 +43,19 @@ CREATE TABLE totp_credentials (
 	last_step    bigint      NOT NULL
 );
 
-CREATE TABLE recovery_codes (
+CREATE TABLE {schema}.recovery_codes (
 	user_id   text  NOT NULL,
 	code_hash bytea NOT NULL CHECK (octet_length(code_hash) = 32),
 	PRIMARY KEY (user_id, code_hash)
 );
 
-CREATE TABLE attempt_throttles (
+CREATE TABLE {schema}.attempt_throttles (
 	user_id      text        PRIMARY KEY,
 	failures     integer     NOT NULL,
 	locked_until timestamptz
 );
 
-CREATE TABLE app_grants (
+CREATE TABLE {schema}.app_grants (
 	id           text        PRIMARY KEY,
 	user_id      text        NOT NULL,
 	app_name     text        NOT NULL,
@@ -64,9 +64,9 @@ CREATE TABLE app_grants (
 	created_at   timestamptz NOT NULL,
 	last_used_at timestamptz
 );
-CREATE INDEX app_grants_user_created ON app_grants (user_id, created_at DESC);
+CREATE INDEX app_grants_user_created ON {schema}.app_grants (user_id, created_at DESC);
 
-CREATE TABLE security_events (
+CREATE TABLE {schema}.security_events (
 	id             bigserial   PRIMARY KEY,
 	user_id        text        NOT NULL,
 	type           text        NOT NULL,
@@ -77,43 +77,62 @@ CREATE TABLE security_events (
 	location       text        NOT NULL,
 	detail         text        NOT NULL
 );
-CREATE INDEX security_events_user_id ON security_events (user_id, id DESC);
-CREATE INDEX security_events_at ON security_events (at);
+CREATE INDEX security_events_user_id ON {schema}.security_events (user_id, id DESC);
+CREATE INDEX security_events_at ON {schema}.security_events (at);
+`
+
+// schemaV2 is migration 2: the revocation feed, an append-only log of the
+// notices, which subscribers read by cursor when LISTEN is unavailable.
+// xid is the inserting transaction: a reader returns the rows committed
+// between two of its snapshots, whatever order their ids were assigned in.
+const schemaV2 = `
+CREATE TABLE {schema}.revocation_feed (
+	id      bigserial   PRIMARY KEY,
+	xid     xid8        NOT NULL DEFAULT pg_current_xact_id(),
+	at      timestamptz NOT NULL DEFAULT now(),
+	payload text        NOT NULL
+);
+CREATE INDEX revocation_feed_xid ON {schema}.revocation_feed (xid);
+CREATE INDEX revocation_feed_at ON {schema}.revocation_feed (at);
 `
 
 // migrations returns the schema migrations in order: version i+1 is
 // element i. Never edit a released migration: append a new one. A newer
 // deployment may have applied versions this code does not know; they must
 // stay compatible with it (rolling upgrades), so they are left alone.
-func migrations() []string { return []string{schemaV1, schemaTrustedBrowsers, schemaPasskeys} }
+func migrations() []string {
+	return []string{schemaV1, schemaV2, schemaTrustedBrowsers, schemaPasskeys}
+}
 
-// migrate brings the schema of the first schema in the search_path up to
-// date. The advisory lock, held until the transaction ends, serializes
+// migrate brings the tables up to date in schema (empty: the first schema
+// in the search_path); q resolves the {schema}. prefix of statements. The
+// advisory lock, held until the transaction ends, serializes
 // concurrent starts of many instances on the same schema; the second one
 // finds the work done.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, q func(string) string) error {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
-			`SELECT pg_advisory_xact_lock(hashtextextended('sessionguard schema ' || coalesce(current_schema(), ''), 0))`,
+			`SELECT pg_advisory_xact_lock(hashtextextended('sessionguard schema ' || coalesce(nullif($1::text, ''), current_schema(), ''), 0))`,
+			schema,
 		); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		if _, err := tx.Exec(ctx, q(`CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
 	version    integer     PRIMARY KEY,
 	applied_at timestamptz NOT NULL DEFAULT now()
-)`); err != nil {
+)`)); err != nil {
 			return err
 		}
 		var current int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		if err := tx.QueryRow(ctx, q(`SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations`)).Scan(&current); err != nil {
 			return err
 		}
 		all := migrations()
 		for v := current + 1; v <= len(all); v++ {
-			if _, err := tx.Exec(ctx, all[v-1]); err != nil {
+			if _, err := tx.Exec(ctx, q(all[v-1])); err != nil {
 				return fmt.Errorf("version %d: %w", v, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			if _, err := tx.Exec(ctx, q(`INSERT INTO {schema}.schema_migrations (version) VALUES ($1)`), v); err != nil {
 				return fmt.Errorf("version %d: %w", v, err)
 			}
 		}

@@ -210,28 +210,35 @@ func TestCancelledSubscriptionGetsNoReset(t *testing.T) {
 	}
 }
 
-// listenCounter counts the LISTEN statements sent by the connections of a
-// pool (the listener's, which it takes out of the pool, included).
-type listenCounter struct{ n atomic.Int64 }
+// probeCounter counts the test notices a pool sends.
+type probeCounter struct{ n atomic.Int64 }
 
-func (c *listenCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.HasPrefix(d.SQL, "LISTEN ") {
-		c.n.Add(1)
+func (c *probeCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "pg_notify") && len(d.Args) == 2 {
+		if p, ok := d.Args[1].(string); ok && strings.HasPrefix(p, "?") {
+			c.n.Add(1)
+		}
 	}
 	return ctx
 }
 
-func (c *listenCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *probeCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-func TestQuietListenerPingsAndKeepsItsConnection(t *testing.T) {
+func TestQuietListenerProvesDeliveryAndKeepsItsConnection(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	listens := &listenCounter{}
-	s := f.store(t, postgres.Options{ListenerPingInterval: 20 * time.Millisecond}, func(c *pgxpool.Config) {
-		c.ConnConfig.Tracer = listens
+	probes := &probeCounter{}
+	errs := &errorLog{}
+	s := f.store(t, postgres.Options{
+		// Long enough for a test notice's round trip on a loaded machine.
+		ListenerPingInterval: 250 * time.Millisecond,
+		OnError:              errs.add,
+	}, func(c *pgxpool.Config) {
+		c.ConnConfig.Tracer = probes
 	})
+	pid := listenerPID(t, f)
 	n := subscribeNotices(t, s)
-	waitFor(t, "three pings", func() bool { return listens.n.Load() >= 4 }) // the first LISTEN, then pings
+	waitFor(t, "four test notices", func() bool { return probes.n.Load() >= 4 }) // the first at New, then one per interval
 
 	sess := testSession("user-quiet")
 	if err := s.CreateSession(t.Context(), sess); err != nil {
@@ -244,6 +251,12 @@ func TestQuietListenerPingsAndKeepsItsConnection(t *testing.T) {
 	waitFor(t, "the revocation", func() bool { return n.has(want) })
 	if got := n.resets(); got != 0 {
 		t.Errorf("Resets on a quiet but healthy connection: got %d, want 0", got)
+	}
+	if got := errs.snapshot(); len(got) != 0 {
+		t.Errorf("OnError on a healthy connection: got %v, want no call", got)
+	}
+	if got := listenerPID(t, f); got != pid {
+		t.Errorf("listener backend: got pid %d, want the same %d (no reconnection)", got, pid)
 	}
 }
 

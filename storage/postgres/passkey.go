@@ -10,7 +10,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// schemaPasskeys is migration 3: passkeys and their challenges.
+// schemaPasskeys is migration 4: passkeys and their challenges.
 const schemaPasskeys = `
 CREATE TABLE passkeys (
 	id              text        PRIMARY KEY,

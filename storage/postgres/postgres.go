@@ -10,40 +10,73 @@
 // LISTEN/NOTIFY. A single instance is served as well by storage/sqlite or
 // storage/memory.
 //
-// # Revocation bound
+// # Revocation delivery and its bound
 //
 // Every revocation (RevokeSession, RevokeUserSessions, RotateSession,
-// RevokeAppGrant, RevokeUserAppGrants) calls pg_notify in the same statement
-// that deletes the rows, so the notice is sent when, and only if, the change
-// commits. Each [Store] holds one dedicated listener connection that LISTENs
-// on [Options.Channel] and hands notices to its subscribers: other instances
-// drop the revoked sessions from their caches within milliseconds.
+// RevokeAppGrant, RevokeUserAppGrants) does three things in one statement:
+// it deletes the rows, appends a notice to the revocation feed (the
+// revocation_feed table) and calls pg_notify, so the notice exists when,
+// and only if, the change commits. Subscribers receive it one of two ways:
 //
-// If the listener connection is lost, subscribers receive
-// storage.Revocation{Reset: true} at once, the listener reconnects with a
-// bounded backoff, and subscribers receive a second Reset once LISTEN is
-// active again: anything missed meanwhile is never trusted from a cache. A
-// connection that dies silently (a network partition without a reset) is
-// found out by a LISTEN round trip after each quiet
-// [Options.ListenerPingInterval], itself bounded by that interval: the first
-// Reset comes at most two intervals (20 seconds by default) after the
-// partition.
+//   - LISTEN (the default). Each [Store] holds one listener connection
+//     that LISTENs on [Options.Channel]. It proves that it works: at start
+//     and every [Options.ListenerPingInterval] it sends a test notice
+//     through the pool, the path revocations take, and must receive it on
+//     the listener within the next interval. New fails with
+//     [ErrNoTestNotice] if the first one does not arrive (LISTEN through a
+//     transaction pooler, or a ListenURL on another database). Later, a
+//     lost connection or a missed test notice sends subscribers a Reset,
+//     reports the failure ([Options.OnError], [Store.OnDeliveryError]),
+//     and switches to the feed until a new LISTEN connection is proven.
+//   - The feed ([Options.FeedOnly], or while LISTEN fails): every
+//     [Options.FeedInterval] the store reads, through the pool, the notices
+//     committed since its previous read (a snapshot cursor, so a notice
+//     whose transaction commits late is not skipped). A failed read sends
+//     subscribers a Reset. The background sweep prunes notices older than
+//     [Options.FeedRetention].
 //
-// # Connections
+// Either way every revocation reaches every subscriber, or a Reset does,
+// within [Store.NotifyBound]: two ping intervals with LISTEN (20 s by
+// default; milliseconds in practice), two feed intervals with the feed
+// alone (2 s by default). When delivery resumes after a failure that may
+// have lost notices, subscribers receive a second Reset, so anything missed
+// meanwhile is never trusted from a cache. A session.Manager adopts the
+// bound as its default RevocationTTL (within 5-30 s) and logs every
+// delivery failure ([storage.BoundedNotifier]).
 //
-// A Store runs its queries on the pool and takes one more connection out of
-// it for the listener (hijacked: it no longer counts against MaxConns). The
-// listener needs a session-level connection: behind PgBouncer in
-// transaction-pooling mode, LISTEN does not work; connect directly or
-// through session pooling. Queries work in every pgx QueryExecMode.
+// # Connections, poolers and failover
+//
+// A Store runs its queries on the pool. With LISTEN it holds one more
+// connection, its own (not counted by the pool), made with the pool's
+// settings or [Options.ListenURL]; with the feed alone, none.
+//
+// Behind a transaction pooler such as PgBouncer in transaction-pooling
+// mode: set the pool's exec mode to one the pooler supports (pgx's
+// default caches prepared statements, which PgBouncer 1.18 cannot carry:
+// add default_query_exec_mode=cache_describe, exec or simple_protocol to
+// the URL; GetSession and every revocation are one round trip in each);
+// name the
+// schema in [Options.Schema] rather than a search_path startup parameter;
+// and either point [Options.ListenURL] at a direct connection to the same
+// database or set [Options.FeedOnly]. No statement leaves session state
+// behind: no SET, no named prepared statement unless the pool's mode makes
+// them, transaction-scoped advisory locks only.
+//
+// A multi-host URL with target_session_attrs=read-write follows a failover
+// to the new primary. Each revocation is a single autocommitted statement:
+// it is reported done only once committed, and a connection lost before
+// the answer is an error, never a success. With synchronous replication to
+// the standby that is promoted, nothing reported done is lost; with
+// asynchronous replication, the last commits before a failover can be.
 //
 // # Schema
 //
-// [New] creates or upgrades the tables in the first schema of the
-// connection's search_path. Migrations are versioned in a schema_migrations
-// table and run under a transaction-scoped advisory lock, so they are safe on
-// every start and from many instances starting at once. Token hashes are
-// stored as bytea, times as timestamptz (microsecond precision).
+// [New] creates or upgrades the tables in [Options.Schema], or else the
+// first schema of the connection's search_path. Migrations are versioned
+// in a schema_migrations table and run under a transaction-scoped advisory
+// lock, so they are safe on every start and from many instances starting
+// at once. Token hashes are stored as bytea, times as timestamptz
+// (microsecond precision).
 //
 // NOTIFY channels are database-wide, not per schema: deployments that share
 // one database in separate schemas need distinct [Options.Channel] values.
@@ -53,7 +86,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,6 +106,10 @@ const (
 	DefaultSweepInterval = time.Minute
 	// DefaultListenerPingInterval is the default [Options.ListenerPingInterval].
 	DefaultListenerPingInterval = 10 * time.Second
+	// DefaultFeedInterval is the default [Options.FeedInterval].
+	DefaultFeedInterval = time.Second
+	// DefaultFeedRetention is the default [Options.FeedRetention].
+	DefaultFeedRetention = time.Hour
 	// ListenerApplicationName is the application_name of the listener
 	// connection, as shown in pg_stat_activity.
 	ListenerApplicationName = "sessionguard-listener"
@@ -88,15 +127,50 @@ type Options struct {
 	// [DefaultChannel], "sessionguard_revocations".
 	Channel string
 
-	// SweepInterval is how often expired sessions are deleted in the
-	// background, until [Store.Close]. The default (zero or negative) is
-	// one minute.
+	// Schema, if set, is the schema that holds the tables: every statement
+	// names it, so no search_path is needed (a startup parameter that
+	// PgBouncer refuses, and session state that a transaction pooler must
+	// not carry). It must exist. The default (empty) is the first schema of
+	// the connection's search_path.
+	Schema string
+
+	// ListenURL, if set, is the connection string (as accepted by
+	// [pgx.ParseConfig]) of the listener's connection, which must be a
+	// session-level connection to the same database as the pool: a direct
+	// one, while queries go through a transaction pooler such as PgBouncer.
+	// The default (empty) connects the listener with the pool's connection
+	// settings, which is right without a pooler or behind session pooling.
+	// It is not used with FeedOnly.
+	ListenURL string
+
+	// FeedOnly delivers revocations by the revocation feed alone, with no
+	// LISTEN connection, for proxies that forbid LISTEN: every instance
+	// reads new notices from a table every FeedInterval. The default
+	// (false) LISTENs and falls back to the feed only while LISTEN fails.
+	FeedOnly bool
+
+	// FeedInterval is how often the revocation feed is read when it is in
+	// use (FeedOnly, or while LISTEN fails). A revocation reaches every
+	// subscriber, or a Reset does, within two intervals. The default (zero
+	// or negative) is one second.
+	FeedInterval time.Duration
+
+	// FeedRetention is how long notices stay in the revocation feed table
+	// before the background sweep prunes them. It is at least ten
+	// FeedIntervals. The default (zero or negative) is one hour.
+	FeedRetention time.Duration
+
+	// SweepInterval is how often expired sessions and old feed entries are
+	// deleted in the background, until [Store.Close]. The default (zero or
+	// negative) is one minute.
 	SweepInterval time.Duration
 
-	// ListenerPingInterval is how long the listener waits for a notice
-	// before it checks with a round trip that its connection is still
-	// alive; it also bounds that round trip and each reconnection attempt.
-	// The default (zero or negative) is 10 seconds.
+	// ListenerPingInterval is the listener's health-check period: every
+	// interval it sends a test notice through the pool and must receive it
+	// on its LISTEN connection within the next interval, or it reports the
+	// failure, sends subscribers a Reset and falls back to the revocation
+	// feed. It also bounds each connection attempt. The default (zero or
+	// negative) is 10 seconds.
 	ListenerPingInterval time.Duration
 
 	// Now returns the current time for the background sweep. The default
@@ -104,35 +178,45 @@ type Options struct {
 	Now func() time.Time
 
 	// OnError, if set, receives the errors of background work (sweeps,
-	// listener connection losses and failed reconnections), which have no
+	// listener failures, failed reconnections, feed reads), which have no
 	// caller to return to. It is called from background goroutines and
-	// must be safe for concurrent use. The default ignores them: sweeps are
-	// retried at the next interval and the listener keeps reconnecting.
+	// must be safe for concurrent use. The default ignores them (a
+	// session.Manager hears of delivery failures through
+	// [Store.OnDeliveryError] anyway).
 	OnError func(error)
 }
 
 // Store is a [storage.Store] backed by PostgreSQL. Create it with [New] or
 // [Open]; it is safe for concurrent use.
 type Store struct {
-	pool    *pgxpool.Pool
-	ownPool bool
-	channel string
-	now     func() time.Time
-	onError func(error)
+	pool      *pgxpool.Pool
+	ownPool   bool
+	channel   string
+	retention time.Duration
+	now       func() time.Time
+	onError   func(error)
+	sql       statements
 
-	listener *listener
+	notifier *notifier
 
 	cancel    context.CancelFunc
 	done      sync.WaitGroup
 	closeOnce sync.Once
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store           = (*Store)(nil)
+	_ storage.BoundedNotifier = (*Store)(nil)
+)
 
 // New returns a Store that uses pool, which the caller keeps owning: Close
 // does not close it. New applies the schema migrations, starts the expiry
-// sweep and the listener, and returns once the listener is LISTENing, so
-// that every revocation committed after Subscribe returns is delivered.
+// sweep and the notifier, and returns once the notifier is proven to work
+// (the listener received a test notice sent through the pool, or with
+// [Options.FeedOnly] the feed was read), so that every revocation
+// committed after Subscribe returns is delivered. It fails if the test
+// notice does not arrive within [Options.ListenerPingInterval], as happens
+// when LISTEN goes through a transaction pooler.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("storage/postgres: nil pool")
@@ -142,7 +226,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 
 // Open connects to connString (a PostgreSQL URL or key=value string, as
 // accepted by [pgxpool.ParseConfig]) and returns a Store that owns the pool:
-// Close closes it. Otherwise it is like [New].
+// Close closes it. Otherwise it is like [New]. A multi-host URL with
+// target_session_attrs=read-write follows a failover to the new primary.
 func Open(ctx context.Context, connString string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
@@ -170,19 +255,35 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, ownPool bool, opts Option
 	if len(channel) > maxChannelLen {
 		return nil, fmt.Errorf("storage/postgres: channel name longer than %d bytes", maxChannelLen)
 	}
-	for i := 0; i < len(channel); i++ {
-		if channel[i] == 0 {
-			return nil, errors.New("storage/postgres: channel name contains a NUL byte")
+	if strings.IndexByte(channel, 0) >= 0 {
+		return nil, errors.New("storage/postgres: channel name contains a NUL byte")
+	}
+	if len(opts.Schema) > maxChannelLen {
+		return nil, fmt.Errorf("storage/postgres: schema name longer than %d bytes", maxChannelLen)
+	}
+	if strings.IndexByte(opts.Schema, 0) >= 0 {
+		return nil, errors.New("storage/postgres: schema name contains a NUL byte")
+	}
+	var listenConfig *pgx.ConnConfig
+	if !opts.FeedOnly {
+		if opts.ListenURL != "" {
+			cfg, err := pgx.ParseConfig(opts.ListenURL)
+			if err != nil {
+				// The parse error may quote the password: do not wrap it.
+				return nil, errors.New("storage/postgres: invalid Options.ListenURL")
+			}
+			listenConfig = cfg
+		} else {
+			listenConfig = pool.Config().ConnConfig.Copy()
 		}
+		// A startup parameter, not a SET: nothing is left on a server
+		// connection that a pooler would hand to another client.
+		listenConfig.RuntimeParams["application_name"] = ListenerApplicationName
 	}
-	sweep := opts.SweepInterval
-	if sweep <= 0 {
-		sweep = DefaultSweepInterval
-	}
-	ping := opts.ListenerPingInterval
-	if ping <= 0 {
-		ping = DefaultListenerPingInterval
-	}
+	sweep := positiveOr(opts.SweepInterval, DefaultSweepInterval)
+	ping := positiveOr(opts.ListenerPingInterval, DefaultListenerPingInterval)
+	feedEvery := positiveOr(opts.FeedInterval, DefaultFeedInterval)
+	retention := max(positiveOr(opts.FeedRetention, DefaultFeedRetention), 10*feedEvery)
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -192,21 +293,23 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, ownPool bool, opts Option
 		onError = func(error) {}
 	}
 
-	if err := migrate(ctx, pool); err != nil {
+	s := &Store{
+		pool:      pool,
+		ownPool:   ownPool,
+		channel:   channel,
+		retention: retention,
+		now:       now,
+		onError:   onError,
+	}
+	s.sql.init(opts.Schema)
+	if err := migrate(ctx, pool, opts.Schema, s.q); err != nil {
 		return nil, err
 	}
 
 	bg, cancel := context.WithCancel(context.Background())
-	s := &Store{
-		pool:    pool,
-		ownPool: ownPool,
-		channel: channel,
-		now:     now,
-		onError: onError,
-		cancel:  cancel,
-	}
-	s.listener = newListener(pool, channel, ping, onError)
-	if err := s.listener.start(ctx, bg, &s.done); err != nil {
+	s.cancel = cancel
+	s.notifier = newNotifier(s, listenConfig, ping, feedEvery)
+	if err := s.notifier.start(ctx, bg, &s.done); err != nil {
 		cancel()
 		s.done.Wait()
 		return nil, err
@@ -216,12 +319,60 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, ownPool bool, opts Option
 	return s, nil
 }
 
+func positiveOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// statements resolves the {schema}. prefix of SQL templates, once per
+// template: reads are a lock-free map lookup (no allocation on the request
+// path), a new template copies the map.
+type statements struct {
+	replacer *strings.Replacer
+	mu       sync.Mutex
+	m        atomic.Pointer[map[string]string]
+}
+
+func (st *statements) init(schema string) {
+	prefix := ""
+	if schema != "" {
+		prefix = pgx.Identifier{schema}.Sanitize() + "."
+	}
+	st.replacer = strings.NewReplacer("{schema}.", prefix)
+	st.m.Store(&map[string]string{})
+}
+
+// q returns the statement of template tmpl, whose tables are written
+// {schema}.name.
+func (s *Store) q(tmpl string) string {
+	if stmt, ok := (*s.sql.m.Load())[tmpl]; ok {
+		return stmt
+	}
+	st := &s.sql
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	old := *st.m.Load()
+	if stmt, ok := old[tmpl]; ok {
+		return stmt
+	}
+	m := make(map[string]string, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	stmt := st.replacer.Replace(tmpl)
+	m[tmpl] = stmt
+	st.m.Store(&m)
+	return stmt
+}
+
 // Close stops the expiry sweep and the listener, closes the listener's
 // connection and, for a Store made by [Open], the pool. It is safe to call
 // more than once. Calls to other methods after Close may fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.listener.close()
+		s.notifier.close()
 		s.cancel()
 		s.done.Wait()
 		if s.ownPool {
@@ -241,6 +392,9 @@ func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			if _, err := s.DeleteExpiredSessions(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.onError(err)
+			}
+			if err := s.pruneFeed(ctx); err != nil && ctx.Err() == nil {
 				s.onError(err)
 			}
 		}

@@ -25,28 +25,42 @@ func sessionValues(s *storage.Session) []any {
 	}
 }
 
-// scanSession reads one row of sessionColumns, followed by extra
-// destinations (nil skips a column).
-func scanSession(row pgx.Row, extra ...any) (*storage.Session, error) {
-	var (
-		s     storage.Session
-		hash  []byte
-		level int16
-	)
-	dst := append([]any{
-		&hash, &s.Handle, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &level, &s.AuthAt,
+// sessionRow is everything scanning one session needs, in one allocation:
+// the session itself, the scan destinations, and the column that needs a
+// conversion.
+type sessionRow struct {
+	s     storage.Session
+	level int16
+	dst   [19]any
+}
+
+// scanSession reads one row of sessionColumns, optionally followed by one
+// more column, which it skips.
+func scanSession(row pgx.Row, skipLast bool) (*storage.Session, error) {
+	r := &sessionRow{}
+	s := &r.s
+	r.dst = [19]any{
+		hashDst{&s.TokenHash}, &s.Handle, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &r.level, &s.AuthAt,
 		&s.LastSeenAt, &s.LastSeenIP, &s.UserAgent, &s.Device.Browser, &s.Device.BrowserVersion, &s.Device.OS, &s.Device.Type,
-		&s.Location.City, &s.Location.Region, &s.Location.Country, &s.Location.CountryCode,
-	}, extra...)
+		&s.Location.City, &s.Location.Region, &s.Location.Country, &s.Location.CountryCode, nil,
+	}
+	dst := r.dst[:18]
+	if skipLast {
+		dst = r.dst[:]
+	}
 	if err := row.Scan(dst...); err != nil {
 		return nil, err
 	}
-	if err := copyHash(&s.TokenHash, hash); err != nil {
-		return nil, err
-	}
-	s.AuthLevel = storage.AuthLevel(level)
-	return &s, nil
+	s.AuthLevel = storage.AuthLevel(r.level)
+	return s, nil
 }
+
+// hashDst scans a bytea token hash into a TokenHash without an
+// intermediate slice (pgtype.BytesScanner; pgx passes its read buffer).
+type hashDst struct{ h *storage.TokenHash }
+
+// ScanBytes implements pgtype.BytesScanner.
+func (d hashDst) ScanBytes(b []byte) error { return copyHash(d.h, b) }
 
 // copyHash copies a bytea token hash into h.
 func copyHash(h *storage.TokenHash, b []byte) error {
@@ -60,18 +74,20 @@ func copyHash(h *storage.TokenHash, b []byte) error {
 // CreateSession stores sess; ErrConflict if its token hash or handle
 // exists.
 func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+	_, err := s.pool.Exec(ctx, s.q(`INSERT INTO {schema}.sessions (`+sessionColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`),
 		sessionValues(sess)...)
 	return wrap(ctx, "create session", err)
 }
 
 // GetSession returns the session with token hash h, or ErrNotFound. It is
-// one round trip (a prepared statement after the first use on a
-// connection).
+// one network round trip in every exec mode a transaction pooler supports
+// (cached describe, exec, simple protocol) and in the default one (a
+// prepared statement after its first use on a connection), and allocates
+// no more than the bare pgx read it wraps.
 func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.Session, error) {
 	sess, err := scanSession(s.pool.QueryRow(ctx,
-		`SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1`, h[:]))
+		s.q(`SELECT `+sessionColumns+` FROM {schema}.sessions WHERE token_hash = $1`), h[:]), false)
 	if err != nil {
 		return nil, wrap(ctx, "get session", err)
 	}
@@ -81,15 +97,15 @@ func (s *Store) GetSession(ctx context.Context, h storage.TokenHash) (*storage.S
 // ListSessions returns userID's sessions, most recent LastSeenAt first
 // (ties: most recent CreatedAt first).
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Session, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
-WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, handle`, userID)
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+sessionColumns+` FROM {schema}.sessions
+WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, handle`), userID)
 	if err != nil {
 		return nil, wrap(ctx, "list sessions", err)
 	}
 	defer rows.Close()
 	var out []storage.Session
 	for rows.Next() {
-		sess, err := scanSession(rows)
+		sess, err := scanSession(rows, false)
 		if err != nil {
 			return nil, wrap(ctx, "list sessions", err)
 		}
@@ -103,10 +119,10 @@ WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC, handle`, userID)
 
 // TouchSession records activity; ErrNotFound if the session is gone.
 func (s *Store) TouchSession(ctx context.Context, h storage.TokenHash, a storage.Activity) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, last_seen_ip = $3, user_agent = $4,
+	tag, err := s.pool.Exec(ctx, s.q(`UPDATE {schema}.sessions SET last_seen_at = $2, last_seen_ip = $3, user_agent = $4,
 	browser = $5, browser_version = $6, os = $7, device_type = $8,
 	city = $9, region = $10, country = $11, country_code = $12
-WHERE token_hash = $1`,
+WHERE token_hash = $1`),
 		h[:], a.At, a.IP, a.UserAgent, a.Device.Browser, a.Device.BrowserVersion, a.Device.OS, a.Device.Type,
 		a.Location.City, a.Location.Region, a.Location.Country, a.Location.CountryCode)
 	if err != nil {
@@ -130,11 +146,16 @@ WHERE token_hash = $1`,
 // survive a revocation that began before the rotation committed.
 func (s *Store) RotateSession(ctx context.Context, old storage.TokenHash, sess *storage.Session) error {
 	args := append([]any{old[:], s.channel}, sessionValues(sess)...)
-	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET (`+sessionColumns+`) =
-	($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-FROM (SELECT user_id FROM sessions WHERE token_hash = $1) AS old
-WHERE sessions.token_hash = $1
-RETURNING pg_notify($2, `+sqlPayload("$1", "old.user_id")+`)`,
+	tag, err := s.pool.Exec(ctx, s.q(`WITH rotated AS (
+	UPDATE {schema}.sessions SET (`+sessionColumns+`) =
+		($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	FROM (SELECT user_id FROM {schema}.sessions WHERE token_hash = $1) AS old
+	WHERE sessions.token_hash = $1
+	RETURNING `+sqlPayload("$1", "old.user_id")+` AS payload
+), fed AS (
+	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM rotated
+)
+SELECT pg_notify($2, payload) FROM rotated`),
 		args...)
 	if err != nil {
 		return wrap(ctx, "rotate session", err)
@@ -149,9 +170,14 @@ RETURNING pg_notify($2, `+sqlPayload("$1", "old.user_id")+`)`,
 // it, notifying subscribers in the same statement; ErrNotFound if there is
 // no such session of userID.
 func (s *Store) RevokeSession(ctx context.Context, userID, handle string) (*storage.Session, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, `DELETE FROM sessions WHERE user_id = $1 AND handle = $2
-RETURNING `+sessionColumns+`, pg_notify($3, `+sqlPayload("token_hash", "user_id")+`)`,
-		userID, handle, s.channel), nil)
+	sess, err := scanSession(s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
+	DELETE FROM {schema}.sessions WHERE user_id = $1 AND handle = $2
+	RETURNING `+sessionColumns+`, `+sqlPayload("token_hash", "user_id")+` AS payload
+), fed AS (
+	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM deleted
+)
+SELECT `+sessionColumns+`, pg_notify($3, payload) FROM deleted`),
+		userID, handle, s.channel), true)
 	if err != nil {
 		return nil, wrap(ctx, "revoke session", err)
 	}
@@ -163,12 +189,14 @@ RETURNING `+sessionColumns+`, pg_notify($3, `+sqlPayload("token_hash", "user_id"
 // statement, one round trip, whatever the number of sessions.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except storage.TokenHash) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH deleted AS (
-	DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2 RETURNING 1
+	err := s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
+	DELETE FROM {schema}.sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2 RETURNING 1
 ), counted AS (
 	SELECT count(*) AS n FROM deleted
+), fed AS (
+	INSERT INTO {schema}.revocation_feed (payload) SELECT $4::text FROM counted WHERE n > 0
 )
-SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $4) END FROM counted`,
+SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $4::text) END FROM counted`),
 		userID, optionalHash(except), s.channel, encodePayload(storage.TokenHash{}, userID)).Scan(&n, nil)
 	if err != nil {
 		return 0, wrap(ctx, "revoke user sessions", err)
@@ -187,7 +215,7 @@ func optionalHash(h storage.TokenHash) any {
 // DeleteExpiredSessions removes sessions whose ExpiresAt is not after now.
 // It does not notify.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	tag, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.sessions WHERE expires_at <= $1`), now)
 	if err != nil {
 		return 0, wrap(ctx, "delete expired sessions", err)
 	}

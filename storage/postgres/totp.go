@@ -19,12 +19,12 @@ func (s *Store) PutPendingTOTP(ctx context.Context, c *storage.TOTPCredential) e
 	if secret == nil {
 		secret = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO totp_credentials
+	tag, err := s.pool.Exec(ctx, s.q(`INSERT INTO {schema}.totp_credentials
 	(user_id, secret, key_id, confirmed, created_at, confirmed_at, last_step)
 VALUES ($1, $2, $3, false, $4, NULL, $5)
 ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, key_id = EXCLUDED.key_id,
 	created_at = EXCLUDED.created_at, confirmed_at = NULL, last_step = EXCLUDED.last_step
-WHERE NOT totp_credentials.confirmed`,
+WHERE NOT totp_credentials.confirmed`),
 		c.UserID, secret, c.KeyID, c.CreatedAt, c.LastStep)
 	if err != nil {
 		return wrap(ctx, "put pending totp", err)
@@ -40,8 +40,8 @@ WHERE NOT totp_credentials.confirmed`,
 func (s *Store) GetTOTP(ctx context.Context, userID string) (*storage.TOTPCredential, error) {
 	c := storage.TOTPCredential{UserID: userID}
 	var confirmedAt *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT secret, key_id, confirmed, created_at, confirmed_at, last_step
-FROM totp_credentials WHERE user_id = $1`, userID).
+	err := s.pool.QueryRow(ctx, s.q(`SELECT secret, key_id, confirmed, created_at, confirmed_at, last_step
+FROM {schema}.totp_credentials WHERE user_id = $1`), userID).
 		Scan(&c.Secret, &c.KeyID, &c.Confirmed, &c.CreatedAt, &confirmedAt, &c.LastStep)
 	if err != nil {
 		return nil, wrap(ctx, "get totp", err)
@@ -53,8 +53,8 @@ FROM totp_credentials WHERE user_id = $1`, userID).
 // ConfirmTOTP confirms userID's pending credential in one conditional
 // update; ErrNotFound if there is none pending.
 func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE totp_credentials SET confirmed = true, confirmed_at = $3, last_step = $2
-WHERE user_id = $1 AND NOT confirmed`, userID, step, at)
+	tag, err := s.pool.Exec(ctx, s.q(`UPDATE {schema}.totp_credentials SET confirmed = true, confirmed_at = $3, last_step = $2
+WHERE user_id = $1 AND NOT confirmed`), userID, step, at)
 	if err != nil {
 		return wrap(ctx, "confirm totp", err)
 	}
@@ -71,13 +71,13 @@ WHERE user_id = $1 AND NOT confirmed`, userID, step, at)
 // missing credential (ErrNotFound).
 func (s *Store) AcceptTOTPStep(ctx context.Context, userID string, step int64) error {
 	var exists, accepted bool
-	err := s.pool.QueryRow(ctx, `WITH accepted AS (
-	UPDATE totp_credentials SET last_step = $2
+	err := s.pool.QueryRow(ctx, s.q(`WITH accepted AS (
+	UPDATE {schema}.totp_credentials SET last_step = $2
 	WHERE user_id = $1 AND confirmed AND last_step < $2
 	RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM totp_credentials WHERE user_id = $1 AND confirmed),
-	EXISTS (SELECT 1 FROM accepted)`, userID, step).Scan(&exists, &accepted)
+SELECT EXISTS (SELECT 1 FROM {schema}.totp_credentials WHERE user_id = $1 AND confirmed),
+	EXISTS (SELECT 1 FROM accepted)`), userID, step).Scan(&exists, &accepted)
 	switch {
 	case err != nil:
 		return wrap(ctx, "accept totp step", err)
@@ -96,7 +96,7 @@ func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []by
 	if secret == nil {
 		secret = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE totp_credentials SET secret = $2, key_id = $3 WHERE user_id = $1`,
+	tag, err := s.pool.Exec(ctx, s.q(`UPDATE {schema}.totp_credentials SET secret = $2, key_id = $3 WHERE user_id = $1`),
 		userID, secret, keyID)
 	if err != nil {
 		return wrap(ctx, "update totp secret", err)
@@ -109,7 +109,7 @@ func (s *Store) UpdateTOTPSecret(ctx context.Context, userID string, secret []by
 
 // DeleteTOTP removes userID's credential; no-op if there is none.
 func (s *Store) DeleteTOTP(ctx context.Context, userID string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM totp_credentials WHERE user_id = $1`, userID)
+	_, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.totp_credentials WHERE user_id = $1`), userID)
 	return wrap(ctx, "delete totp", err)
 }
 
@@ -124,10 +124,10 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
-		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('sessionguard recovery codes ' || $1, 0))`, userID)
-		b.Queue(`DELETE FROM recovery_codes WHERE user_id = $1`, userID)
-		b.Queue(`INSERT INTO recovery_codes (user_id, code_hash)
-SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING`, userID, codes)
+		b.Queue(s.q(`SELECT pg_advisory_xact_lock(hashtextextended('sessionguard recovery codes ' || $1, 0))`), userID)
+		b.Queue(s.q(`DELETE FROM {schema}.recovery_codes WHERE user_id = $1`), userID)
+		b.Queue(s.q(`INSERT INTO {schema}.recovery_codes (user_id, code_hash)
+SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING`), userID, codes)
 		return tx.SendBatch(ctx, &b).Close()
 	})
 	return wrap(ctx, "replace recovery codes", err)
@@ -136,7 +136,7 @@ SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING`, userID, codes)
 // ConsumeRecoveryCode deletes the code in one statement; ErrNotFound unless
 // this call deleted it.
 func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storage.TokenHash) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2`, userID, h[:])
+	tag, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.recovery_codes WHERE user_id = $1 AND code_hash = $2`), userID, h[:])
 	if err != nil {
 		return wrap(ctx, "consume recovery code", err)
 	}
@@ -149,7 +149,7 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, h storag
 // CountRecoveryCodes returns how many unused codes userID has.
 func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = $1`, userID).Scan(&n)
+	err := s.pool.QueryRow(ctx, s.q(`SELECT count(*) FROM {schema}.recovery_codes WHERE user_id = $1`), userID).Scan(&n)
 	if err != nil {
 		return 0, wrap(ctx, "count recovery codes", err)
 	}
@@ -166,9 +166,9 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 	var policyErr error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var lockedUntil *time.Time
-		if err := tx.QueryRow(ctx, `INSERT INTO attempt_throttles (user_id, failures) VALUES ($1, 0)
+		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {schema}.attempt_throttles (user_id, failures) VALUES ($1, 0)
 ON CONFLICT (user_id) DO UPDATE SET failures = attempt_throttles.failures
-RETURNING failures, locked_until`, userID).Scan(&cur.Failures, &lockedUntil); err != nil {
+RETURNING failures, locked_until`), userID).Scan(&cur.Failures, &lockedUntil); err != nil {
 			return err
 		}
 		cur.LockedUntil = timeOrZero(lockedUntil)
@@ -178,7 +178,7 @@ RETURNING failures, locked_until`, userID).Scan(&cur.Failures, &lockedUntil); er
 		}
 		// PostgreSQL keeps microseconds: return what a later read returns.
 		next.LockedUntil = next.LockedUntil.Truncate(time.Microsecond)
-		_, err := tx.Exec(ctx, `UPDATE attempt_throttles SET failures = $2, locked_until = $3 WHERE user_id = $1`,
+		_, err := tx.Exec(ctx, s.q(`UPDATE {schema}.attempt_throttles SET failures = $2, locked_until = $3 WHERE user_id = $1`),
 			userID, next.Failures, nullTime(next.LockedUntil))
 		return err
 	})
@@ -195,7 +195,7 @@ RETURNING failures, locked_until`, userID).Scan(&cur.Failures, &lockedUntil); er
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
 	var t storage.Throttle
 	var lockedUntil *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT failures, locked_until FROM attempt_throttles WHERE user_id = $1`, userID).
+	err := s.pool.QueryRow(ctx, s.q(`SELECT failures, locked_until FROM {schema}.attempt_throttles WHERE user_id = $1`), userID).
 		Scan(&t.Failures, &lockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Throttle{}, nil
@@ -209,6 +209,6 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 
 // ResetAttempts clears userID's failures and lockout by deleting the row.
 func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM attempt_throttles WHERE user_id = $1`, userID)
+	_, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.attempt_throttles WHERE user_id = $1`), userID)
 	return wrap(ctx, "reset attempts", err)
 }

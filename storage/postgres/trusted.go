@@ -9,7 +9,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// schemaTrustedBrowsers is migration 2: trusted browsers.
+// schemaTrustedBrowsers is migration 3: trusted browsers.
 const schemaTrustedBrowsers = `
 CREATE TABLE trusted_browsers (
 	id           text        PRIMARY KEY,

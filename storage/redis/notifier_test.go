@@ -39,11 +39,26 @@ func (r *recorder) all() []storage.Revocation {
 // notices up to and including the first such one.
 func (r *recorder) waitFor(t *testing.T, ok func(storage.Revocation) bool) []storage.Revocation {
 	t.Helper()
+	return r.waitForAfter(t, 0, ok)
+}
+
+// mark returns how many notices have arrived so far, for waitForAfter.
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// waitForAfter is waitFor over the notices that arrived after mark: a
+// notice that arrived before an event (a Reset from a health check that
+// timed out on a loaded machine, say) proves nothing about the event.
+func (r *recorder) waitForAfter(t *testing.T, mark int, ok func(storage.Revocation) bool) []storage.Revocation {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := r.all()
-		if i := slices.IndexFunc(got, ok); i >= 0 {
-			return got[:i+1]
+		if i := slices.IndexFunc(got[mark:], ok); i >= 0 {
+			return got[mark : mark+i+1]
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no matching notice within 10s; got %+v", got)

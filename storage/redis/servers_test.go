@@ -101,6 +101,7 @@ func startSentinel(tb testing.TB, name string, primary *privateServer) *privateS
 
 func runServer(tb testing.TB, port int, cmd *exec.Cmd) *privateServer {
 	tb.Helper()
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %v: %v", cmd.Args, err)
 	}

@@ -13,9 +13,9 @@ import (
 // events are deleted. See [storage.EventStore].
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO events
-			(user_id, type, at, session_handle, ip, device, location, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.UserID, string(e.Type), encodeTime(e.At), e.SessionHandle, e.IP, e.Device, e.Location, e.Detail)
+			(user_id, type, at, session_handle, ip, device, location, detail, actor)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.UserID, string(e.Type), encodeTime(e.At), e.SessionHandle, e.IP, e.Device, e.Location, e.Detail, e.Actor)
 	if err != nil {
 		return wrap(ctx, "append event", err)
 	}
@@ -41,7 +41,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, type, at, session_handle, ip, device, location, detail
+	rows, err := s.r.QueryContext(ctx, `SELECT id, type, at, session_handle, ip, device, location, detail, actor
 		FROM events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, userID, before, limit)
 	if err != nil {
 		return nil, wrap(ctx, "list events", err)
@@ -51,7 +51,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 		e := storage.Event{UserID: userID}
 		var typ string
 		var at int64
-		if err := rows.Scan(&e.ID, &typ, &at, &e.SessionHandle, &e.IP, &e.Device, &e.Location, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &typ, &at, &e.SessionHandle, &e.IP, &e.Device, &e.Location, &e.Detail, &e.Actor); err != nil {
 			return nil, wrap(ctx, "list events", err)
 		}
 		e.Type = storage.EventType(typ)

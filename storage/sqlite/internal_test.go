@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -67,6 +68,7 @@ func TestPollResetsWhenRowsWerePrunedUnread(t *testing.T) {
 	var got []storage.Revocation
 	cancel, _ := a.Subscribe(func(r storage.Revocation) {
 		mu.Lock()
+		r.CommittedAt = time.Time{}
 		got = append(got, r)
 		mu.Unlock()
 	})
@@ -119,5 +121,40 @@ func TestPollerStartsAfterPrunedRows(t *testing.T) {
 	last, err := a.lastRevocationID(ctx)
 	if err != nil || last != 1 {
 		t.Fatalf("lastRevocationID of an emptied log: got %d, %v; want 1, nil", last, err)
+	}
+}
+
+// A database written by schema version 1 is upgraded in place: its events
+// stay, with no actor, and new events keep theirs.
+func TestUpgradeFromVersion1KeepsEventsAndAddsActor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("sql.Open: got error %v, want nil", err)
+	}
+	for _, stmt := range append(migrations[0], `PRAGMA user_version = 1`,
+		`INSERT INTO events (user_id, type, at, session_handle, ip, device, location, detail) VALUES ('alice', 'signed_in', 1, '', '', '', '', '')`) {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: got error %v, want nil", stmt, err)
+		}
+	}
+	raw.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: got error %v, want nil", err)
+	}
+	defer s.Close()
+	if err := s.AppendEvent(ctx, &storage.Event{UserID: "alice", Type: storage.EventAllSessionsRevokedAdm, At: time.Now(), Actor: "support:jane"}); err != nil {
+		t.Fatalf("AppendEvent: got error %v, want nil", err)
+	}
+	events, err := s.ListEvents(ctx, "alice", 0, 10)
+	if err != nil || len(events) != 2 {
+		t.Fatalf("ListEvents: got %d events, %v; want 2, nil", len(events), err)
+	}
+	if events[0].Actor != "support:jane" || events[1].Actor != "" || events[1].Type != storage.EventSignedIn {
+		t.Errorf("events: got %+v, want the admin event with its actor, then the old sign-in without one", events)
 	}
 }

@@ -99,16 +99,20 @@ var migrations = [][]string{
 		) STRICT`,
 		`CREATE INDEX revocations_created_at ON revocations (created_at)`,
 	},
-	// 2: trusted browsers (trusted.go).
+	// 2: who acted, when not the user (storage.Event.Actor).
+	{
+		`ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT ''`,
+	},
+	// 3: trusted browsers (trusted.go).
 	trustedBrowsersSchema,
-	// 3: passkeys and their challenges (passkey.go).
+	// 4: passkeys and their challenges (passkey.go).
 	passkeysSchema,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

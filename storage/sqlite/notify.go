@@ -119,9 +119,11 @@ func (s *Store) readLog(ctx context.Context, last int64, rows []logRow) ([]logRo
 	for q.Next() {
 		var r logRow
 		var h []byte
-		if err := q.Scan(&r.id, &r.origin, &r.rev.UserID, &h); err != nil {
+		var at int64
+		if err := q.Scan(&r.id, &r.origin, &r.rev.UserID, &h, &at); err != nil {
 			return rows, wrap(ctx, "poll revocation log", err)
 		}
+		r.rev.CommittedAt = decodeTime(at)
 		if h != nil {
 			if err := scanHash(h, &r.rev.TokenHash); err != nil {
 				return rows, err

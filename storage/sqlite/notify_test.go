@@ -11,15 +11,19 @@ import (
 	"github.com/sessionguard/sessionguard/storage/sqlite"
 )
 
-// notices records what a subscription receives.
+// notices records what a subscription receives: the notices without their
+// CommittedAt, which goes to committed, and when each arrived.
 type notices struct {
-	mu  sync.Mutex
-	got []storage.Revocation
-	at  []time.Time
+	mu        sync.Mutex
+	got       []storage.Revocation
+	committed []time.Time
+	at        []time.Time
 }
 
 func (n *notices) fn(r storage.Revocation) {
 	n.mu.Lock()
+	n.committed = append(n.committed, r.CommittedAt)
+	r.CommittedAt = time.Time{}
 	n.got = append(n.got, r)
 	n.at = append(n.at, time.Now())
 	n.mu.Unlock()
@@ -77,6 +81,7 @@ func TestNoticeReachesAnotherStoreWithinThePollInterval(t *testing.T) {
 	if err := a.CreateSession(t.Context(), x); err != nil {
 		t.Fatalf("CreateSession: got error %v, want nil", err)
 	}
+	before := time.Now()
 	if _, err := a.RevokeSession(t.Context(), "frank", x.Handle); err != nil {
 		t.Fatalf("RevokeSession: got error %v, want nil", err)
 	}
@@ -90,7 +95,15 @@ func TestNoticeReachesAnotherStoreWithinThePollInterval(t *testing.T) {
 	i := remote.index(want)
 	remote.mu.Lock()
 	latency := remote.at[i].Sub(committed)
+	stamps := []time.Time{local.committed[0], remote.committed[i]}
 	remote.mu.Unlock()
+	// Both notices carry the commit time, read back from the log by the
+	// other Store, so that a subscriber can measure the notice's lag.
+	for j, c := range stamps {
+		if c.Before(before) || c.After(committed) {
+			t.Errorf("CommittedAt of notice %d: got %v, want between %v and %v", j, c, before, committed)
+		}
+	}
 	t.Logf("cross-Store latency with PollInterval %v: %v", poll, latency)
 	// One poll interval plus the time to run it; generous for -race on a
 	// loaded machine, and far below what a missing poller would take.

@@ -10,7 +10,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// passkeysSchema is migration 3.
+// passkeysSchema is migration 4.
 var passkeysSchema = []string{
 	`CREATE TABLE passkeys (
 		id              TEXT    NOT NULL PRIMARY KEY,

@@ -275,7 +275,7 @@ func (s *Store) prepare(ctx context.Context) (last int64, err error) {
 	}{
 		{&s.getSessionStmt, `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`},
 		{&s.getGrantStmt, `SELECT ` + grantColumns + ` FROM app_grants WHERE token_hash = ?`},
-		{&s.readLogStmt, `SELECT id, origin, user_id, token_hash FROM revocations WHERE id > ? ORDER BY id`},
+		{&s.readLogStmt, `SELECT id, origin, user_id, token_hash, created_at FROM revocations WHERE id > ? ORDER BY id`},
 	} {
 		if *p.stmt, err = s.r.PrepareContext(ctx, p.sql); err != nil {
 			return 0, wrap(ctx, "prepare", err)
@@ -372,9 +372,10 @@ func (s *Store) revoke(ctx context.Context, op string, fn func(tx *sql.Tx) (stor
 		if !r.TokenHash.IsZero() {
 			h = hashArg(r.TokenHash)
 		}
+		r.CommittedAt = s.now()
 		_, err = tx.ExecContext(ctx,
 			`INSERT INTO revocations (origin, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
-			s.origin, r.UserID, h, encodeTime(s.now()))
+			s.origin, r.UserID, h, encodeTime(r.CommittedAt))
 		err = wrap(ctx, op+": log revocation", err)
 	}
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// trustedBrowsersSchema is migration 2.
+// trustedBrowsersSchema is migration 3.
 var trustedBrowsersSchema = []string{
 	`CREATE TABLE trusted_browsers (
 		id           TEXT    NOT NULL PRIMARY KEY,

@@ -139,7 +139,8 @@ func (m *Manager) PasswordThrottle() *PasswordThrottle { return m.throttle }
 //
 // The account counter is keyed by username, not by whether it exists:
 // unknown usernames are throttled exactly like real ones, so a lockout
-// reveals nothing. userID is the account's ID when username names one, ""
+// reveals nothing. Without a request in a (Audit{}: a job, a tool) only
+// the account counter applies. userID is the account's ID when username names one, ""
 // otherwise; it is used only to record a "password_locked_out" event in
 // that user's security log when a lockout starts (never shown to the
 // client).
@@ -147,18 +148,20 @@ func (t *PasswordThrottle) Reserve(ctx context.Context, a Audit, username, userI
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.StorageTimeout)
 	defer cancel()
 	now := t.clock()
-	addr := t.addressKey(a.Request, now)
-	st, err := t.cfg.Store.ReserveAttempt(ctx, addr, now, t.pol.Address)
-	if errors.Is(err, storage.ErrLocked) {
-		return t.locked(st, now)
-	} else if err != nil {
-		return fmt.Errorf("%w: password throttle: %w", ErrUnavailable, err)
+	if a.Request != nil {
+		addr := t.addressKey(a.Request, now)
+		st, err := t.cfg.Store.ReserveAttempt(ctx, addr, now, t.pol.Address)
+		if errors.Is(err, storage.ErrLocked) {
+			return t.locked(st, now)
+		} else if err != nil {
+			return fmt.Errorf("%w: password throttle: %w", ErrUnavailable, err)
+		}
+		if st.Failures == t.pol.Address.FreeAttempts {
+			ip, _, _ := strings.Cut(addr[len(addrKeyPrefix):], "@")
+			t.cfg.Logger.Warn("session: password attempts from one client address throttled", "address", ip, "attempts", st.Failures)
+		}
 	}
-	if st.Failures == t.pol.Address.FreeAttempts {
-		ip, _, _ := strings.Cut(addr[len(addrKeyPrefix):], "@")
-		t.cfg.Logger.Warn("session: password attempts from one client address throttled", "address", ip, "attempts", st.Failures)
-	}
-	st, err = t.cfg.Store.ReserveAttempt(ctx, accountKey(username), now, t.pol.Account)
+	st, err := t.cfg.Store.ReserveAttempt(ctx, accountKey(username), now, t.pol.Account)
 	if errors.Is(err, storage.ErrLocked) {
 		return t.locked(st, now)
 	} else if err != nil {
@@ -208,10 +211,7 @@ func accountKey(username string) string {
 // contains now. An IPv6 address counts as its /64, which one client
 // usually holds whole.
 func (t *PasswordThrottle) addressKey(r *http.Request, now time.Time) string {
-	var ip netip.Addr
-	if r != nil {
-		ip = t.ip(r)
-	}
+	ip := t.ip(r)
 	s := "unknown"
 	if ip.IsValid() {
 		ip = ip.Unmap()

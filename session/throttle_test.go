@@ -177,3 +177,27 @@ func TestPasswordThrottleConfigIsValidated(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestPasswordThrottleWithoutRequest: a Go caller without a request is
+// throttled per account only, so jobs do not share one address counter.
+func TestPasswordThrottleWithoutRequest(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), func(c *Config) {
+		c.PasswordThrottle.Address = storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1 << 30}
+	})
+	th := m.PasswordThrottle()
+	for i := range 5 {
+		if err := th.Reserve(context.Background(), Audit{}, "user-"+itoa(i), ""); err != nil {
+			t.Fatalf("attempt %d without a request: got %v, want nil", i+1, err)
+		}
+	}
+	for range DefaultPasswordAccountFreeAttempts - 1 {
+		th.Reserve(context.Background(), Audit{}, "alice", "")
+	}
+	if err := th.Reserve(context.Background(), Audit{}, "alice", ""); err != nil {
+		t.Fatalf("the 10th attempt: got %v, want nil", err)
+	}
+	if err := th.Reserve(context.Background(), Audit{}, "alice", ""); !errors.Is(err, ErrThrottled) {
+		t.Errorf("the 11th attempt on one account without a request: got %v, want ErrThrottled", err)
+	}
+}

@@ -60,13 +60,13 @@ async function register(name) {
 	const cred = await navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(b.body.options.publicKey)});
 	return call("POST", "/auth/passkeys/register/finish", {challenge_id: b.body.challenge_id, credential: cred.toJSON()});
 }
-async function assert(tamper) {
+async function assert(tamper, trust) {
 	const b = await call("POST", "/auth/passkeys/login/begin", {});
 	if (b.status !== 200) return b;
 	const cred = await navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(b.body.options.publicKey)});
 	const json = cred.toJSON();
 	if (tamper) json.response.signature = json.response.signature.slice(0, -4) + "AAAA";
-	return call("POST", "/auth/passkeys/login/finish", {challenge_id: b.body.challenge_id, credential: json});
+	return call("POST", "/auth/passkeys/login/finish", {challenge_id: b.body.challenge_id, credential: json, trust_browser: !!trust});
 }
 </script>`
 
@@ -211,9 +211,16 @@ func TestBrowserPasskeys(t *testing.T) {
 	want("whoami while pending", js("whoami", `call("GET", "/whoami")`), 401)
 	want("a forged signature", js("tampered", `assert(true)`), 400)
 	want("whoami after a forged signature", js("whoami", `call("GET", "/whoami")`), 401)
-	r = js("second factor", `assert(false)`)
-	want("the key as second factor", r, 200)
+	r = js("second factor", `assert(false, true)`)
+	if r.Status != 200 || string(r.Body) != `{"auth_level":"second_factor","trusted_browser":true}` {
+		t.Fatalf("the key as second factor, trusting the browser: got %d %s", r.Status, r.Body)
+	}
 	want("whoami after the key", js("whoami", `call("GET", "/whoami")`), 200)
+	// Signing in again (without logging out: the default Clear-Site-Data
+	// of a logout clears the trust cookie too).
+	if r := js("login", `call("POST", "/login")`); string(r.Body) != `{"pending":false}` {
+		t.Fatalf("password sign-in on the trusted browser: got %s, want not pending", r.Body)
+	}
 
 	// 3. A passkey: discoverable, with user verification, synced.
 	if _, err := chromedp.Call(ctx, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: key}); err != nil {
@@ -228,6 +235,9 @@ func TestBrowserPasskeys(t *testing.T) {
 
 	// 4. The passkey alone: no password, no session.
 	js("logout", `call("POST", "/auth/logout")`)
+	if r := js("trust without a second factor", `assert(false, true)`); r.Status != 400 {
+		t.Fatalf("trust_browser on a passkey sign-in: got %d %s, want 400", r.Status, r.Body)
+	}
 	r = js("passkey sign-in", `assert(false)`)
 	if r.Status != 200 || string(r.Body) != `{"auth_level":"second_factor"}` {
 		t.Fatalf("passkey sign-in: got %d %s, want 200 second_factor", r.Status, r.Body)
@@ -262,8 +272,8 @@ func TestBrowserPasskeys(t *testing.T) {
 	if list, err := pk.List(context.Background(), "alice"); err != nil || len(list) != 1 || list[0].ID != laptopKey.ID {
 		t.Fatalf("after removing the key: got %+v, %v; want the passkey only", list, err)
 	}
-	if n := trusted(); n != 1 {
-		t.Errorf("trusted browsers while a passkey remains: got %d, want 1", n)
+	if n := trusted(); n != 2 {
+		t.Errorf("trusted browsers while a passkey remains: got %d, want 2", n)
 	}
 
 	// 6. A counter that goes backwards (a cloned key) is refused and

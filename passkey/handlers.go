@@ -23,7 +23,9 @@ const maxBody = 64 << 10
 //	                                  factor (or a signed-in one), over the user's keys; without a session,
 //	                                  a sign-in without a password (discoverable, user verification required)
 //	POST   /passkeys/login/finish     {"challenge_id", "credential"} → {"auth_level"}: completes the pending
-//	                                  sign-in (or re-authenticates), or signs in; the token is rotated or new
+//	                                  sign-in (or re-authenticates), or signs in; the token is rotated or new;
+//	                                  as a second factor, "trust_browser": true also trusts this browser
+//	                                  ({"trusted_browser": true})
 //	GET    /passkeys                  {"passkeys": [...]}
 //	PATCH  /passkeys/{id}             {"name"} → 204
 //	DELETE /passkeys/{id}             204; needs a recent authentication
@@ -61,6 +63,9 @@ type beginBody struct {
 type finishBody struct {
 	ChallengeID string          `json:"challenge_id"`
 	Credential  json.RawMessage `json:"credential"`
+	// TrustBrowser (login/finish as a second factor only): skip the
+	// second factor on this browser from now on (session.TrustedBrowsers).
+	TrustBrowser bool `json:"trust_browser"`
 }
 
 func (s *Service) serveRegisterBegin(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +87,10 @@ func (s *Service) serveRegisterBegin(w http.ResponseWriter, r *http.Request) {
 func (s *Service) serveRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	var b finishBody
 	if httpjson.Decode(w, r, maxBody, &b) != nil {
+		return
+	}
+	if b.TrustBrowser {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", `"trust_browser" is accepted by POST /passkeys/login/finish with a second factor only.`)
 		return
 	}
 	sess, _ := session.FromContext(r.Context())
@@ -130,6 +139,10 @@ func (s *Service) serveLoginFinish(w http.ResponseWriter, r *http.Request) {
 	if withSession {
 		userID = sess.UserID
 	}
+	if b.TrustBrowser && !withSession {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", `"trust_browser" is accepted with a second factor only: a passkey sign-in asks for nothing it could skip.`)
+		return
+	}
 	a := session.Audit{Request: r}
 	owner, err := s.FinishLogin(r.Context(), a, userID, b.ChallengeID, b.Credential)
 	if err != nil {
@@ -150,9 +163,19 @@ func (s *Service) serveLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Manager.SecurityLog().Record(r.Context(), a, owner, storage.EventSecondFactorUsed, "passkey")
-	httpjson.Write(w, http.StatusOK, struct {
-		AuthLevel string `json:"auth_level"`
-	}{out.AuthLevel.String()})
+	resp := struct {
+		AuthLevel      string `json:"auth_level"`
+		TrustedBrowser bool   `json:"trusted_browser,omitempty"`
+	}{AuthLevel: out.AuthLevel.String()}
+	if b.TrustBrowser {
+		if _, err := s.cfg.Manager.TrustedBrowsers().Trust(w, r, a, owner); err != nil {
+			// The sign-in stands; only the convenience failed.
+			s.cfg.Logger.Warn("passkey: trusting the browser failed", "err", err)
+		} else {
+			resp.TrustedBrowser = true
+		}
+	}
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {

@@ -118,6 +118,7 @@ func TestHTTPCeremonyErrors(t *testing.T) {
 		{"a name that is too long is refused", "POST", "/auth/passkeys/register/begin", `{"name":"` + strings.Repeat("x", 65) + `"}`, 400, "bad_request"},
 		{"an empty name is refused", "POST", "/auth/passkeys/register/begin", `{"name":""}`, 400, "bad_request"},
 		{"an unknown field is refused", "POST", "/auth/passkeys/register/begin", `{"name":"Key","admin":true}`, 400, "bad_request"},
+		{"trust_browser on a registration is refused", "POST", "/auth/passkeys/register/finish", `{"challenge_id":"x","credential":{},"trust_browser":true}`, 400, "bad_request"},
 		{"a garbage credential is refused and spends the challenge", "POST", "/auth/passkeys/register/finish", `{"challenge_id":"` + ch + `","credential":{"id":"x"}}`, 400, "invalid_credential"},
 		{"a spent challenge is refused", "POST", "/auth/passkeys/register/finish", `{"challenge_id":"` + ch + `","credential":{"id":"x"}}`, 400, "invalid_challenge"},
 		{"an unknown challenge is refused", "POST", "/auth/passkeys/register/finish", `{"challenge_id":"nope","credential":{}}`, 400, "invalid_challenge"},

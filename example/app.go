@@ -509,7 +509,7 @@ func (a *app) reauthenticate(w http.ResponseWriter, r *http.Request, back string
 	if a.m.RecentlyAuthenticated(s) {
 		return s, true
 	}
-	switch err := a.verifyOwnPassword(r.Context(), s.UserID, r.PostFormValue("password")); {
+	switch err := a.verifyOwnPassword(w, r, s.UserID, r.PostFormValue("password")); {
 	case errors.Is(err, errTooManyPasswords):
 		redirect(w, r, back, "too-many-passwords")
 		return nil, false

@@ -39,7 +39,7 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	u, err := a.verifyPassword(r.Context(), username, password)
+	u, err := a.verifyPassword(w, r, username, password)
 	switch {
 	case errors.Is(err, errTooManyPasswords):
 		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Log in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Field: "password", Form: url.Values{"username": {username}}})

@@ -21,7 +21,7 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, field, text string) {
 		a.render(w, r, status, "password", pageData{Title: "Change password", Nav: "password", Error: text, Field: field})
 	}
-	switch err := a.verifyOwnPassword(r.Context(), s.UserID, current); {
+	switch err := a.verifyOwnPassword(w, r, s.UserID, current); {
 	case errors.Is(err, errTooManyPasswords):
 		fail(http.StatusTooManyRequests, "current", "Too many wrong passwords. Please wait a while and try again; nothing was changed.")
 		return

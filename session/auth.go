@@ -25,6 +25,27 @@ import (
 // [Config.PendingTimeout] unless the second factor completes it. Login
 // records a "signed_in" event.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel) (*Session, error) {
+	return m.LoginWithOptions(w, r, userID, level, LoginOptions{Remember: true})
+}
+
+// LoginOptions are the options of [Manager.LoginWithOptions]. The zero
+// value is a sign-in without "remember me".
+type LoginOptions struct {
+	// Remember is the "remember me" box. True: the cookie has Expires and
+	// Max-Age (the session's absolute expiry) and the idle timeout is
+	// [Config.IdleTimeout] — what [Manager.Login] does. False: a
+	// browser-session cookie (no Expires, no Max-Age), dropped when the
+	// browser closes, and the shorter [Config.SessionOnlyIdleTimeout].
+	// Either way the absolute and idle timeouts are enforced on the
+	// server against server-side activity (SECURITY.md §5); the choice is
+	// sealed in the cookie, so the client cannot change it, and it
+	// survives [Manager.Elevate].
+	Remember bool
+}
+
+// LoginWithOptions is [Manager.Login] with options: [LoginOptions.Remember]
+// is the "remember me" box of the sign-in form.
+func (m *Manager) LoginWithOptions(w http.ResponseWriter, r *http.Request, userID string, level storage.AuthLevel, opts LoginOptions) (*Session, error) {
 	if userID == "" || len(userID) > MaxUserIDLength || !utf8.ValidString(userID) {
 		return nil, fmt.Errorf("session: Login: user ID must be 1 to %d bytes of UTF-8", MaxUserIDLength)
 	}
@@ -72,7 +93,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	if err := m.cfg.Store.CreateSession(ctx, st); err != nil {
 		return nil, fmt.Errorf("%w: creating session: %w", ErrUnavailable, err)
 	}
-	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: userID}
+	p := payload{level: level, sessionOnly: !opts.Remember, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: userID}
 	copy(p.token[:], token)
 	if err := m.setCookie(w, &p); err != nil {
 		return nil, err
@@ -81,6 +102,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, l
 	if m.bind != nil && level != storage.AuthPendingSecondFactor {
 		m.bind.offer(ctx, w, s)
 	}
+	s.sessionOnly = p.sessionOnly
 	m.tel.sessionStarted(ctx, level)
 	m.log.record(ctx, Audit{Request: r}, s, userID, storage.EventSignedIn, level.String())
 	if newDevice {
@@ -191,7 +213,7 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 		return nil, fmt.Errorf("%w: rotating session: %w", ErrUnavailable, err)
 	}
 	m.cache.tombstone(old, st.UserID)
-	p := payload{level: level, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
+	p := payload{level: level, sessionOnly: cur.sessionOnly, issuedAt: now.Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
 	copy(p.token[:], token)
 	if err := m.setCookie(w, &p); err != nil {
 		return nil, err
@@ -200,6 +222,7 @@ func (m *Manager) Elevate(w http.ResponseWriter, r *http.Request, level storage.
 	if m.bind != nil {
 		m.bind.offer(ctx, w, s)
 	}
+	s.sessionOnly = p.sessionOnly
 	if cur.AuthLevel != storage.AuthPendingSecondFactor {
 		m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventReauthenticated, level.String())
 	} else if m.cfg.MaxSessionsPerUser > 0 {
@@ -243,7 +266,8 @@ type LogoutEverywhereOptions struct {
 
 // LogoutEverywhere ends every session of the request's user, this one
 // included ("Log out everywhere", the "I don't recognise this device"
-// path), and, with opts.IncludeApps, every connected app. Like
+// path), every trusted browser ([TrustedBrowsers.RevokeAll]) and, with
+// opts.IncludeApps, every connected app. Like
 // [Manager.Logout] it expires the cookie and sends Clear-Site-Data. It
 // returns how many sessions and apps it ended and records a
 // "signed_out_everywhere" event. The HTTP route requires a recent
@@ -258,6 +282,9 @@ func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request, opts 
 		return 0, 0, err
 	}
 	m.log.record(ctx, Audit{Request: r}, s, s.UserID, storage.EventSignedOutEverywhere, fmt.Sprint(sessions))
+	if _, err := m.trusted.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
+		return sessions, 0, err
+	}
 	if opts.IncludeApps {
 		if apps, err = m.apps.RevokeAll(ctx, Audit{Request: r}, s.UserID); err != nil {
 			return sessions, 0, err
@@ -347,8 +374,9 @@ func (m *Manager) RevokeAll(ctx context.Context, a Audit, userID string) (int, e
 }
 
 // PasswordChanged ends the sessions of userID after its password changed
-// (SECURITY.md §7) and records a "password_changed" event with what a
-// tells. When keep is non-nil (the session that changed the password), that
+// (SECURITY.md §7), and all of userID's trusted browsers
+// ([TrustedBrowsers.RevokeAll]), and records a "password_changed" event
+// with what a tells. When keep is non-nil (the session that changed the password), that
 // session survives; otherwise all end. It returns how many sessions ended.
 // Like [Manager.RevokeOthers] it refuses with [ErrRevoked] a keep that is
 // no longer live under its token (after [Manager.Elevate], pass the session
@@ -370,6 +398,9 @@ func (m *Manager) PasswordChanged(ctx context.Context, a Audit, userID string, k
 		return 0, err
 	}
 	m.log.record(ctx, a, keep, userID, storage.EventPasswordChanged, fmt.Sprint(n))
+	if _, err := m.trusted.RevokeAll(ctx, a, userID); err != nil {
+		return n, err
+	}
 	return n, nil
 }
 
@@ -423,17 +454,22 @@ func (m *Manager) setCookie(w http.ResponseWriter, p *payload) error {
 	if err != nil {
 		return err
 	}
-	expires := time.Unix(p.expiresAt, 0)
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name:     m.cfg.CookieName,
 		Value:    value,
 		Path:     "/",
-		Expires:  expires,
-		MaxAge:   max(int(expires.Sub(m.cfg.Clock())/time.Second), 1),
 		Secure:   m.cookieSecure,
 		HttpOnly: true,
 		SameSite: m.cfg.SameSite,
-	})
+	}
+	if !p.sessionOnly {
+		// A remembered sign-in outlives the browser, never the session.
+		// A session-only one has neither attribute: the browser drops it
+		// when it closes (RFC 6265bis §5.7).
+		c.Expires = time.Unix(p.expiresAt, 0)
+		c.MaxAge = max(int(c.Expires.Sub(m.cfg.Clock())/time.Second), 1)
+	}
+	http.SetCookie(w, c)
 	return nil
 }
 

@@ -19,21 +19,22 @@ import (
 // stricter NIST SP 800-63B AAL2 profile use AbsoluteTimeout 24 h and
 // IdleTimeout 1 h.
 const (
-	DefaultCookieName            = "__Host-session"
-	DefaultInsecureCookieName    = "session"
-	DefaultAbsoluteTimeout       = 30 * 24 * time.Hour
-	DefaultIdleTimeout           = 7 * 24 * time.Hour
-	DefaultPendingTimeout        = 10 * time.Minute
-	DefaultReauthWindow          = 15 * time.Minute
-	DefaultTouchInterval         = time.Minute
-	DefaultRevocationTTL         = 30 * time.Second
-	DefaultRevocationTTLNoNotify = 5 * time.Second
-	DefaultCacheSize             = 100_000
-	DefaultClearSiteData         = `"cache", "cookies", "storage"`
-	DefaultMaxBodyBytes          = 16 << 10
-	DefaultEventRetention        = 365 * 24 * time.Hour
-	DefaultStorageTimeout        = 5 * time.Second
-	DefaultNewDeviceWindow       = 90 * 24 * time.Hour
+	DefaultCookieName             = "__Host-session"
+	DefaultInsecureCookieName     = "session"
+	DefaultAbsoluteTimeout        = 30 * 24 * time.Hour
+	DefaultIdleTimeout            = 7 * 24 * time.Hour
+	DefaultSessionOnlyIdleTimeout = 2 * time.Hour
+	DefaultPendingTimeout         = 10 * time.Minute
+	DefaultReauthWindow           = 15 * time.Minute
+	DefaultTouchInterval          = time.Minute
+	DefaultRevocationTTL          = 30 * time.Second
+	DefaultRevocationTTLNoNotify  = 5 * time.Second
+	DefaultCacheSize              = 100_000
+	DefaultClearSiteData          = `"cache", "cookies", "storage"`
+	DefaultMaxBodyBytes           = 16 << 10
+	DefaultEventRetention         = 365 * 24 * time.Hour
+	DefaultStorageTimeout         = 5 * time.Second
+	DefaultNewDeviceWindow        = 90 * 24 * time.Hour
 )
 
 // Locator resolves an IP address to an approximate location. It returns the
@@ -77,6 +78,12 @@ type Config struct {
 	// 7 days. Activity is recorded at most once per TouchInterval, so the
 	// effective idle timeout is up to TouchInterval longer.
 	IdleTimeout time.Duration
+
+	// SessionOnlyIdleTimeout is the idle timeout of a sign-in without
+	// "remember me" ([LoginOptions.Remember] false: a browser-session
+	// cookie, as on a shared computer). Default 2 hours, or IdleTimeout if
+	// that is shorter; it may not exceed IdleTimeout.
+	SessionOnlyIdleTimeout time.Duration
 
 	// PendingTimeout is how long a sign-in may wait for its second factor:
 	// a session at storage.AuthPendingSecondFactor expires that long after
@@ -215,6 +222,16 @@ type Config struct {
 	// routes (never on the cache-hit path). Default
 	// otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
+
+	// PasswordThrottle is the policy of [Manager.PasswordThrottle]. The
+	// zero value means the documented defaults (see
+	// [PasswordThrottleConfig]).
+	PasswordThrottle PasswordThrottleConfig
+
+	// TrustedBrowsers configures [Manager.TrustedBrowsers] ("don't ask
+	// for a code on this browser"). The zero value means the documented
+	// defaults (see [TrustedBrowsersConfig]: 30 days).
+	TrustedBrowsers TrustedBrowsersConfig
 }
 
 func (c *Config) setDefaults() {
@@ -229,6 +246,7 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.AbsoluteTimeout, DefaultAbsoluteTimeout)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.SessionOnlyIdleTimeout, min(DefaultSessionOnlyIdleTimeout, c.IdleTimeout))
 	setDefault(&c.PendingTimeout, DefaultPendingTimeout)
 	setDefault(&c.ReauthWindow, DefaultReauthWindow)
 	setDefault(&c.TouchInterval, DefaultTouchInterval)
@@ -247,6 +265,8 @@ func (c *Config) setDefaults() {
 	if c.ClearSiteData == "" {
 		c.ClearSiteData = DefaultClearSiteData
 	}
+	c.PasswordThrottle.setDefaults()
+	c.TrustedBrowsers.setDefaults(c.Insecure)
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
@@ -267,13 +287,16 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("cookie name %q needs Secure cookies (Insecure is set)", c.CookieName))
 	}
 	for name, d := range map[string]time.Duration{
-		"AbsoluteTimeout": c.AbsoluteTimeout, "IdleTimeout": c.IdleTimeout, "PendingTimeout": c.PendingTimeout, "ReauthWindow": c.ReauthWindow,
+		"AbsoluteTimeout": c.AbsoluteTimeout, "IdleTimeout": c.IdleTimeout, "SessionOnlyIdleTimeout": c.SessionOnlyIdleTimeout, "PendingTimeout": c.PendingTimeout, "ReauthWindow": c.ReauthWindow,
 		"TouchInterval": c.TouchInterval, "RevocationTTL": c.RevocationTTL, "StorageTimeout": c.StorageTimeout,
 		"EventRetention": c.EventRetention,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative", name))
 		}
+	}
+	if c.SessionOnlyIdleTimeout > c.IdleTimeout {
+		errs = append(errs, errors.New("SessionOnlyIdleTimeout must not exceed IdleTimeout"))
 	}
 	if c.AbsoluteTimeout < time.Second {
 		errs = append(errs, errors.New("AbsoluteTimeout must be at least one second"))
@@ -285,6 +308,12 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("CacheSize, MaxBodyBytes and MaxSessionsPerUser must not be negative"))
 	}
 	errs = append(errs, c.DeviceBinding.validate(c.CookieName)...)
+	if err := c.PasswordThrottle.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.TrustedBrowsers.validate(c); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("session: invalid Config: %w", err)
 	}

@@ -47,24 +47,33 @@ const (
 	MaxUserIDLength = 256
 	// maxCookieSize bounds name + value (RFC 6265bis §5.7, ASVS 3.3).
 	maxCookieSize = 4096
-	kidLen        = 4 // characters of the key-ID prefix
-	kidSep        = '.'
+	// sessionOnlyBit marks payload.sessionOnly in the level byte.
+	sessionOnlyBit = 0x80
+	kidLen         = 4 // characters of the key-ID prefix
+	kidSep         = '.'
 )
 
 // payload is what the cookie carries. It is serialised by hand into a
 // compact binary form: no gob or JSON on the request path.
 type payload struct {
-	level     storage.AuthLevel
-	token     [tokenSize]byte
-	issuedAt  int64 // unix seconds: when this token was issued
-	expiresAt int64 // unix seconds: absolute expiry of the session
-	userID    string
+	level storage.AuthLevel
+	// sessionOnly: a sign-in without "remember me" — a browser-session
+	// cookie and Config.SessionOnlyIdleTimeout. Sealed with the rest, so
+	// a client cannot turn it off.
+	sessionOnly bool
+	token       [tokenSize]byte
+	issuedAt    int64 // unix seconds: when this token was issued
+	expiresAt   int64 // unix seconds: absolute expiry of the session
+	userID      string
 }
 
 func (p *payload) marshal() []byte {
 	b := make([]byte, fixedPayload, fixedPayload+len(p.userID))
 	b[0] = payloadVersion
 	b[1] = byte(p.level)
+	if p.sessionOnly {
+		b[1] |= sessionOnlyBit
+	}
 	copy(b[2:], p.token[:])
 	binary.BigEndian.PutUint64(b[2+tokenSize:], uint64(p.issuedAt))
 	binary.BigEndian.PutUint64(b[2+tokenSize+8:], uint64(p.expiresAt))
@@ -77,7 +86,8 @@ func (p *payload) unmarshal(b []byte) error {
 	if len(b) <= fixedPayload || len(b) > fixedPayload+MaxUserIDLength || b[0] != payloadVersion {
 		return errPayload
 	}
-	p.level = storage.AuthLevel(b[1])
+	p.level = storage.AuthLevel(b[1] &^ sessionOnlyBit)
+	p.sessionOnly = b[1]&sessionOnlyBit != 0
 	if !p.level.Valid() {
 		return errPayload
 	}

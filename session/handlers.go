@@ -40,6 +40,8 @@ type RouteSet interface {
 //	GET    /apps                    {"apps": [...]} this user's connected apps
 //	DELETE /apps/{id}               revoke one of this user's apps; 204 (404 for unknown or another user's id)
 //	GET    /events?before=&limit=   {"events": [...], "next": cursor} the security log, newest first
+//	GET    /trusted-browsers        {"trusted_browsers": [...]} browsers that skip the second factor
+//	DELETE /trusted-browsers/{id}   stop trusting one; 204 (404 for unknown or another user's id)
 //
 // State-changing routes are wrapped in http.CrossOriginProtection
 // ([Manager.Protect], which [Config.CrossOriginBypass] never exempts) and
@@ -60,6 +62,8 @@ func (m *Manager) Routes(sets ...RouteSet) http.Handler {
 	mux.Handle("GET /apps", g.RequireAuth(http.HandlerFunc(m.serveApps)))
 	mux.Handle("DELETE /apps/{id}", m.Protect(g.RequireAuth(http.HandlerFunc(m.serveRevokeApp))))
 	mux.Handle("GET /events", g.RequireAuth(http.HandlerFunc(m.serveEvents)))
+	mux.Handle("GET /trusted-browsers", g.RequireAuth(http.HandlerFunc(m.serveTrustedBrowsers)))
+	mux.Handle("DELETE /trusted-browsers/{id}", m.Protect(g.RequireAuth(http.HandlerFunc(m.serveRevokeTrustedBrowser))))
 	for _, s := range sets {
 		s.RegisterRoutes(mux)
 	}

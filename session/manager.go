@@ -55,8 +55,15 @@ type Session struct {
 	// ExpiresAt is the absolute expiry; it never moves.
 	ExpiresAt time.Time
 
-	tokenHash storage.TokenHash
+	tokenHash   storage.TokenHash
+	sessionOnly bool
 }
+
+// Remembered reports whether the user chose "remember me" when signing in
+// ([LoginOptions.Remember]): the cookie then outlives the browser and the
+// idle timeout is [Config.IdleTimeout] rather than
+// [Config.SessionOnlyIdleTimeout].
+func (s *Session) Remembered() bool { return !s.sessionOnly }
 
 // SecondFactor reports whether the session passed a second factor.
 func (s *Session) SecondFactor() bool { return s.AuthLevel == storage.AuthSecondFactor }
@@ -119,11 +126,13 @@ type Manager struct {
 	noStore []string // shared header values, never appended to (cap == len)
 	vary    []string
 
-	log   *SecurityLog
-	apps  *AppTokens
-	tel   *telemetry
-	watch *watchers       // open SessionContexts
-	bind  *DeviceBindings // nil: device binding off
+	log      *SecurityLog
+	apps     *AppTokens
+	tel      *telemetry
+	watch    *watchers       // open SessionContexts
+	bind     *DeviceBindings // nil: device binding off
+	throttle *PasswordThrottle
+	trusted  *TrustedBrowsers
 
 	unsubscribe func()
 	closeOnce   sync.Once
@@ -203,6 +212,8 @@ func New(cfg Config) (*Manager, error) {
 	m.watch.start()
 	m.log = newSecurityLog(&m.cfg, m.activity, tel)
 	m.apps = &AppTokens{cfg: &m.cfg, cache: m.cache, log: m.log, ttl: m.revocationTTL, noStore: m.noStore, fail: m.errorHandler, tel: tel}
+	m.trusted = newTrustedBrowsers(&m.cfg, m.log)
+	m.throttle = &PasswordThrottle{cfg: &m.cfg, pol: m.cfg.PasswordThrottle, log: m.log, clock: m.cfg.Clock, ip: m.ips.ClientIP}
 	return m, nil
 }
 
@@ -331,7 +342,11 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session, p
 		// be produced without the keys; refuse it all the same.
 		return 0, ErrRevoked
 	}
-	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(m.cfg.IdleTimeout) {
+	idle := m.cfg.IdleTimeout
+	if p.sessionOnly {
+		idle = m.cfg.SessionOnlyIdleTimeout
+	}
+	if nowNS >= c.expiresAt || nowNS-c.lastSeen > int64(idle) {
 		return 0, ErrExpired
 	}
 	if c.bound && proof && !m.bind.validCookie(r, c.handle, now.Unix()) {
@@ -343,6 +358,7 @@ func (m *Manager) check(r *http.Request, value string, p *payload, s *Session, p
 		}
 	}
 	c.session(h, p.userID, s)
+	s.sessionOnly = p.sessionOnly
 	return keyIdx, nil
 }
 

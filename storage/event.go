@@ -41,7 +41,15 @@ const (
 	EventDeviceProofFailed EventType = "device_proof_failed"
 	// EventSessionLimitReached: a sign-in beyond the per-user session
 	// limit ended the least recently used session (SessionHandle).
-	EventSessionLimitReached EventType = "session_ended_by_limit"
+	EventSessionLimitReached     EventType = "session_ended_by_limit"
+	EventPasswordLockout         EventType = "password_locked_out"
+	EventSecondFactorSkipped     EventType = "second_factor_skipped"
+	EventPasskeyAdded            EventType = "passkey_added"
+	EventPasskeyRemoved          EventType = "passkey_removed"
+	EventPasskeyCounterRegressed EventType = "passkey_counter_regressed"
+	EventBrowserTrusted          EventType = "browser_trusted"
+	EventTrustedBrowserRevoked   EventType = "trusted_browser_revoked"
+	EventTrustedBrowsersRevoked  EventType = "trusted_browsers_revoked"
 )
 
 // Event is one entry of a user's security log. It never holds a secret:

@@ -85,6 +85,8 @@ type Store interface {
 	AppGrantStore
 	EventStore
 	DeviceBindingStore
+	TrustedBrowserStore
+	PasskeyStore
 	Notifier
 	// Close stops background work (expiry sweeps, notifier connections) and
 	// releases resources. Calls after Close may fail.

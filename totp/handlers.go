@@ -25,7 +25,8 @@ const maxBody = 1 << 10
 //	GET  /totp                 {"enabled", "pending", "recovery_codes_left"}
 //	POST /totp/enroll          {} → {"secret", "otpauth_url", "qr_png" (base64)}; needs a recent authentication
 //	POST /totp/confirm         {"code"} → {"recovery_codes": [...]}, shown once
-//	POST /totp/verify          {"code"} or {"recovery_code"} → {"auth_level", "recovery_codes_left"?}
+//	POST /totp/verify          {"code"} or {"recovery_code"}, optional "trust_browser": true →
+//	                           {"auth_level", "recovery_codes_left"?, "trusted_browser"?}
 //	POST /totp/disable         {"code"} or {"recovery_code"} → {"enabled": false}; needs a recent authentication
 //	POST /totp/recovery-codes  {"code"} or {"recovery_code"} → {"recovery_codes": [...]}; needs a recent authentication
 //
@@ -69,6 +70,9 @@ func (s *Service) RegisterRoutes(mux *http.ServeMux) {
 type codeBody struct {
 	Code         *string `json:"code"`
 	RecoveryCode *string `json:"recovery_code"`
+	// TrustBrowser (POST /totp/verify only): skip the second factor on
+	// this browser from now on (session.TrustedBrowsers).
+	TrustBrowser bool `json:"trust_browser"`
 }
 
 // decodeCode reads a codeBody with exactly one of its fields, or writes a
@@ -82,12 +86,19 @@ func decodeCode(w http.ResponseWriter, r *http.Request, recoveryAllowed bool) (c
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", `Give the code from your authenticator app as "code".`)
 		return b, false
 	}
+	if b.TrustBrowser && !isVerify(r) {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", `"trust_browser" is accepted by POST /totp/verify only.`)
+		return b, false
+	}
 	if (b.Code == nil) == (b.RecoveryCode == nil) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", `Give either "code" (from your authenticator app) or "recovery_code".`)
 		return b, false
 	}
 	return b, true
 }
+
+// isVerify reports whether r is POST /totp/verify (its mux pattern).
+func isVerify(r *http.Request) bool { return r.Pattern == "POST /totp/verify" }
 
 // checkCode verifies the code or recovery code of b for userID.
 func (s *Service) checkCode(r *http.Request, userID string, b codeBody) error {
@@ -156,6 +167,9 @@ func (s *Service) serveConfirm(w http.ResponseWriter, r *http.Request) {
 type verifiedBody struct {
 	AuthLevel         string `json:"auth_level"`
 	RecoveryCodesLeft *int   `json:"recovery_codes_left,omitempty"`
+	// TrustedBrowser: "trust_browser" was asked and this browser is now
+	// trusted.
+	TrustedBrowser bool `json:"trusted_browser,omitempty"`
 }
 
 func (s *Service) serveVerify(w http.ResponseWriter, r *http.Request) {
@@ -185,6 +199,14 @@ func (s *Service) serveVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := verifiedBody{AuthLevel: up.AuthLevel.String()}
+	if b.TrustBrowser {
+		if _, err := s.mgr.TrustedBrowsers().Trust(w, r, session.Audit{Request: r}, sess.UserID); err != nil {
+			// The sign-in stands; only the convenience failed.
+			s.logger.WarnContext(r.Context(), "totp: trusting the browser failed", "error", err)
+		} else {
+			resp.TrustedBrowser = true
+		}
+	}
 	if b.RecoveryCode != nil {
 		if n, err := s.store.CountRecoveryCodes(r.Context(), sess.UserID); err == nil {
 			resp.RecoveryCodesLeft = &n

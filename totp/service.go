@@ -281,6 +281,9 @@ func (s *Service) Disable(ctx context.Context, a session.Audit, userID string) e
 	if err := s.store.ResetAttempts(ctx, userID); err != nil {
 		return fmt.Errorf("totp: reset attempts: %w", err)
 	}
+	if _, err := s.mgr.TrustedBrowsers().RevokeAll(ctx, a, userID); err != nil {
+		return fmt.Errorf("totp: ending trusted browsers: %w", err)
+	}
 	return nil
 }
 
@@ -367,25 +370,54 @@ func (s *Service) ResetLockout(ctx context.Context, userID string) error {
 }
 
 // SignIn starts a session for userID after the application has checked
-// the password: if userID has a confirmed second factor the session is
+// the password: if userID has a confirmed second factor (TOTP, or a
+// registered security key or passkey) the session is
 // pending ([storage.AuthPendingSecondFactor]) and pending is true — send
 // the user to the second-factor step (POST /totp/verify); otherwise it is
 // fully signed in at [storage.AuthPassword]. Any session the request
 // already had is replaced ([session.Manager.Login]).
 //
 // If the second-factor state cannot be read, SignIn fails and starts no
-// session: it never falls back to a password-only sign-in.
+// session: it never falls back to a password-only sign-in. On a browser
+// the user trusted ([session.TrustedBrowsers.Trusted]) the session starts
+// at [storage.AuthSecondFactor], pending is false, and a
+// "second_factor_skipped" event is recorded.
 func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, userID string) (pending bool, err error) {
+	return s.SignInWithOptions(w, r, userID, session.LoginOptions{Remember: true})
+}
+
+// SignInWithOptions is [Service.SignIn] with the sign-in's options, such
+// as the "remember me" box ([session.LoginOptions.Remember]); the choice
+// carries over to the session once the second factor completes it.
+func (s *Service) SignInWithOptions(w http.ResponseWriter, r *http.Request, userID string, opts session.LoginOptions) (pending bool, err error) {
 	enabled, err := s.Enabled(r.Context(), userID)
 	if err != nil {
 		return false, err
 	}
+	if !enabled {
+		// A security key or passkey is a second factor too, given at the
+		// same step (package passkey: POST /passkeys/login/finish).
+		keys, err := s.store.ListPasskeys(r.Context(), userID)
+		if err != nil {
+			return false, fmt.Errorf("totp: reading passkeys: %w", err)
+		}
+		enabled = len(keys) > 0
+	}
 	level := storage.AuthPassword
 	if enabled {
 		level = storage.AuthPendingSecondFactor
+		if s.mgr.TrustedBrowsers().Trusted(r, userID) {
+			// The user trusted this browser after a second factor
+			// (session.TrustedBrowsers): the sign-in is complete.
+			level = storage.AuthSecondFactor
+			enabled = false
+		}
 	}
-	if _, err := s.mgr.Login(w, r, userID, level); err != nil {
+	if _, err := s.mgr.LoginWithOptions(w, r, userID, level, opts); err != nil {
 		return false, fmt.Errorf("totp: sign in: %w", err)
+	}
+	if level == storage.AuthSecondFactor {
+		s.record(r.Context(), session.Audit{Request: r}, userID, storage.EventSecondFactorSkipped, "trusted browser")
 	}
 	return enabled, nil
 }

@@ -71,6 +71,9 @@ type Store struct {
 	userGrants   map[string]map[storage.TokenHash]struct{} // user → grant token hashes
 	events       map[string][]storage.Event                // user → events, ascending ID
 	lastEventID  int64
+	trusted      map[string]map[string]storage.TrustedBrowser // user → ID → record (trusted.go)
+	passkeys     map[string]*storage.Passkey                  // ID → passkey (passkey.go)
+	challenges   map[string]*storage.PasskeyChallenge         // ID → challenge (passkey.go)
 
 	subs fanout.Set
 

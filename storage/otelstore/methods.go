@@ -47,6 +47,20 @@ const (
 	opDeleteDeviceBinding
 	opAddBindingChallenge
 	opUseBindingChallenge
+	opCreateTrustedBrowser     // signin.go
+	opGetTrustedBrowser        // signin.go
+	opTouchTrustedBrowser      // signin.go
+	opListTrustedBrowsers      // signin.go
+	opDeleteTrustedBrowser     // signin.go
+	opDeleteTrustedBrowsers    // signin.go
+	opCreatePasskey            // signin.go
+	opListPasskeys             // signin.go
+	opGetPasskeyByCredentialID // signin.go
+	opRecordPasskeyUse         // signin.go
+	opRenamePasskey            // signin.go
+	opDeletePasskey            // signin.go
+	opPutPasskeyChallenge      // signin.go
+	opTakePasskeyChallenge     // signin.go
 	numOps
 )
 
@@ -88,6 +102,20 @@ var opNames = [numOps]string{
 	"DeleteDeviceBinding",
 	"AddBindingChallenge",
 	"UseBindingChallenge",
+	"CreateTrustedBrowser",
+	"GetTrustedBrowser",
+	"TouchTrustedBrowser",
+	"ListTrustedBrowsers",
+	"DeleteTrustedBrowser",
+	"DeleteTrustedBrowsers",
+	"CreatePasskey",
+	"ListPasskeys",
+	"GetPasskeyByCredentialID",
+	"RecordPasskeyUse",
+	"RenamePasskey",
+	"DeletePasskey",
+	"PutPasskeyChallenge",
+	"TakePasskeyChallenge",
 }
 
 // CreateSession implements [storage.Store], measured and traced.

@@ -10,7 +10,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// schemaBindings is migration 2: device bindings (DBSC) and their
+// schemaBindings is migration 3: device bindings (DBSC) and their
 // single-use challenges.
 const schemaBindings = `
 CREATE TABLE {schema}.device_bindings (

@@ -100,7 +100,9 @@ CREATE INDEX revocation_feed_at ON {schema}.revocation_feed (at);
 // element i. Never edit a released migration: append a new one. A newer
 // deployment may have applied versions this code does not know; they must
 // stay compatible with it (rolling upgrades), so they are left alone.
-func migrations() []string { return []string{schemaV1, schemaV2, schemaBindings} }
+func migrations() []string {
+	return []string{schemaV1, schemaV2, schemaBindings, schemaTrustedBrowsers, schemaPasskeys}
+}
 
 // migrate brings the tables up to date in schema (empty: the first schema
 // in the search_path); q resolves the {schema}. prefix of statements. The

@@ -103,6 +103,12 @@
 //	R t:<user ID>         hash    the user's TOTP credential
 //	R rc:<user ID>        set     hex SHA-256 of the user's unused recovery codes
 //	R th:<user ID>        hash    the user's second-factor throttle
+//	R tb:<ID>             hash    one trusted browser (trusted.go)
+//	R tbu:<user ID>       set     the user's trusted-browser IDs
+//	R pk:<ID>             hash    one passkey (passkey.go)
+//	R pkc:<credential ID> string  ID of the passkey with that base64url credential ID (uniqueness)
+//	R pku:<user ID>       set     the user's passkey IDs
+//	R pch:<ID>            hash    one pending passkey challenge; PEXPIREAT past its ExpiresAt
 //	R eid                 string  the last event ID (INCR)
 //	R ue:<user ID>        zset    the user's events, scored by ID, member "<ID>:<JSON>"
 //	R et                  zset    "<ID>:<user ID>" scored by event time (unix µs), for retention

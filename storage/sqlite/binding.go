@@ -9,7 +9,7 @@ import (
 	"github.com/sessionguard/sessionguard/storage"
 )
 
-// bindingMigration is schema version 2: device bindings (DBSC) and their
+// bindingMigration is schema version 3: device bindings (DBSC) and their
 // single-use challenges.
 var bindingMigration = []string{
 	`CREATE TABLE device_bindings (

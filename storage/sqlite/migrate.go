@@ -105,12 +105,16 @@ var migrations = [][]string{
 	},
 	// 3: device bindings (binding.go).
 	bindingMigration,
+	// 4: trusted browsers (trusted.go).
+	trustedBrowsersSchema,
+	// 5: passkeys and their challenges (passkey.go).
+	passkeysSchema,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 3
+const SchemaVersion = 5
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

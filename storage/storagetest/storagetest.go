@@ -16,7 +16,8 @@
 // [Run] calls newStore once per subtest and runs the subtests in parallel,
 // so each store must be independent of the others (its own file, schema or
 // key prefix). The subtests are grouped by name — Session/…, TOTP/…,
-// RecoveryCodes/…, Throttle/…, AppGrant/…, Event/…, DeviceBinding/…, Notifier/…,
+// RecoveryCodes/…, Throttle/…, AppGrant/…, Event/…, DeviceBinding/…, TrustedBrowser/…,
+// Passkey/…, Notifier/…,
 // Concurrency/…, Context/… — so one group or one case can be selected with
 // go test -run, e.g. -run 'Conformance/Concurrency/'.
 //
@@ -82,6 +83,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store, opts ...Option
 		{"AppGrant", appGrantCases()},
 		{"Event", eventCases()},
 		{"DeviceBinding", bindingCases()},
+		{"TrustedBrowser", trustedBrowserCases()},
+		{"Passkey", passkeyCases()},
 		{"Notifier", notifierCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},

@@ -97,7 +97,7 @@ CREATE INDEX revocation_feed_at ON {schema}.revocation_feed (at);
 `
 
 // schemaV3 is migration 3: who acted on a user's account when it was not
-// the user (storage.Event.Actor). Rows from before it read as ''.
+// the user (storage.Event.Actor). Rows from before it get an empty actor.
 const schemaV3 = `
 ALTER TABLE {schema}.security_events ADD COLUMN actor text NOT NULL DEFAULT '';
 `

@@ -164,7 +164,7 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
-	tel, err := newTelemetry(&cfg)
+	tel, err := newTelemetry(&cfg, m.cache)
 	if err != nil {
 		return nil, err
 	}

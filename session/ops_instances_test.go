@@ -52,6 +52,28 @@ func histogramCount(t *testing.T, r *sdkmetric.ManualReader, name string) uint64
 	return n
 }
 
+// histogramMax returns the largest value the histogram name (in seconds)
+// recorded, or 0.
+func histogramMax(t *testing.T, r *sdkmetric.ManualReader, name string) time.Duration {
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var out float64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == name {
+				for _, dp := range h.DataPoints {
+					if v, ok := dp.Max.Value(); ok {
+						out = max(out, v)
+					}
+				}
+			}
+		}
+	}
+	return time.Duration(out * float64(time.Second))
+}
+
 // TestOperationsAcrossInstances runs the admin operations, the per-user
 // session limit and the health check on every backend, with two instances
 // sharing the store.

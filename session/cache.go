@@ -207,10 +207,13 @@ type cacheShard struct {
 	hand   int32 // CLOCK hand
 	tokens index // token hash → slot
 	users  index // user hash → first slot of the user's chain
+	// evictions counts the entries the CLOCK dropped to make room.
+	// Added to under the write lock; read without it (telemetry).
+	evictions atomic.Int64
 	// Pad to a multiple of two cache lines so that cores working on
 	// neighbouring shards do not invalidate each other's lines (false
-	// sharing).
-	_ [128 - (24+8+24+16+2*32)%128]byte
+	// sharing): mu, gen, chunks, n…hand, tokens and users, evictions.
+	_ [128 - (24+8+24+16+2*32+8)%128]byte
 }
 
 // index is an open-addressing hash table of slot numbers + 1 (0: empty).
@@ -227,6 +230,16 @@ func newRevocationCache(size int) *revocationCache {
 		c.shards[i].free = noSlot
 	}
 	return c
+}
+
+// evictions returns how many entries the CLOCK has dropped to make room
+// since c was made. Safe for concurrent use; it takes no lock.
+func (c *revocationCache) evictions() int64 {
+	var n int64
+	for i := range c.shards {
+		n += c.shards[i].evictions.Load()
+	}
+	return n
 }
 
 func (c *revocationCache) shard(h storage.TokenHash) *cacheShard {
@@ -450,6 +463,7 @@ func (s *cacheShard) alloc(c *revocationCache) int32 {
 			sl.flags.Store(f &^ flagRef)
 			continue
 		}
+		s.evictions.Add(1)
 		s.drop(c, i)
 	}
 	i := s.free

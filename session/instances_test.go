@@ -279,7 +279,7 @@ func TestRevocationAcrossInstances(t *testing.T) {
 			be := mk(t)
 			keys := []session.KeyPair{mustKeys(t)}
 			a := newInstance(t, be.open(t, ""), keys)
-			b := newInstance(t, be.open(t, ""), keys)
+			b, bMetrics := newMeasuredInstance(t, be.open(t, ""), keys, 0)
 			ctx := context.Background()
 
 			t.Run("revoke-others and revoke-all on A end the sessions on B", func(t *testing.T) {
@@ -339,6 +339,18 @@ func TestRevocationAcrossInstances(t *testing.T) {
 				if p99 > session.RevocationTTLOf(b)/30 {
 					t.Errorf("p99 %v is not well under RevocationTTL %v", p99, session.RevocationTTLOf(b))
 				}
+				// Every notice's lag, measured by B from the notice's own
+				// commit time, is recorded, and none exceeds the slowest
+				// revocation B saw (plus the skew of the servers' clocks,
+				// on this host none, and the bound of the first subtest).
+				if n := histogramCount(t, bMetrics, session.MetricNotifierLag); n < 200 {
+					t.Errorf("%s: notice lags measured on B: got %d, want at least 200", be.name, n)
+				}
+				got, bound := histogramMax(t, bMetrics, session.MetricNotifierLag), 5*time.Second+time.Second
+				if got > bound {
+					t.Errorf("%s: longest notice lag on B: got %v, want at most %v", be.name, got, bound)
+				}
+				t.Logf("%s: longest notice lag measured by B (%s): %v", be.name, session.MetricNotifierLag, got)
 			})
 		})
 	}

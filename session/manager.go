@@ -178,7 +178,7 @@ func New(cfg Config) (*Manager, error) {
 	m.cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
 	m.watch = newWatchers(m)
 	m.bind = newDeviceBindings(m)
-	tel, err := newTelemetry(&cfg)
+	tel, err := newTelemetry(&cfg, m.cache)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,13 @@ const (
 	// metrics are collected, so the hit path never calls the SDK. Unit
 	// {lookup}.
 	MetricCacheLookups = "sessionguard.cache.lookups"
+	// MetricCacheEvictions counts the revocation-cache entries (live
+	// sessions, app grants and tombstones of revoked tokens) dropped to
+	// make room for new ones because the cache was full
+	// ([Config.CacheSize]); entries dropped by revocations are not
+	// counted. An asynchronous counter, read from the cache's shards when
+	// the metrics are collected. Unit {entry}.
+	MetricCacheEvictions = "sessionguard.cache.evictions"
 	// MetricFailClosed counts requests that [Manager.Handler] or
 	// [AppTokens.Handler] refused because the session or grant state could
 	// not be read (SECURITY.md §9). Unit {request}.
@@ -119,7 +126,9 @@ type notifierState struct {
 	resets    int64
 }
 
-func newTelemetry(cfg *Config) (*telemetry, error) {
+// newTelemetry creates the instruments; cache, if not nil, is the
+// revocation cache whose evictions it reports.
+func newTelemetry(cfg *Config, cache *revocationCache) (*telemetry, error) {
 	mp, tp := cfg.MeterProvider, cfg.TracerProvider
 	if mp == nil {
 		mp = otel.GetMeterProvider()
@@ -153,6 +162,11 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	if err == nil {
 		err = e
 	}
+	evictions, e := meter.Int64ObservableCounter(MetricCacheEvictions, metric.WithUnit("{entry}"),
+		metric.WithDescription("Revocation-cache entries evicted to make room."))
+	if err == nil {
+		err = e
+	}
 	live, e := meter.Int64ObservableGauge(MetricNotifierLive, metric.WithUnit("{state}"),
 		metric.WithDescription("1 while the revocation notifier is live, 0 while it is down."))
 	if err == nil {
@@ -166,6 +180,9 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	t.liveRegistration, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(lookups, t.hits.sum(), hitOpts...)
 		o.ObserveInt64(lookups, t.misses.sum(), missOpts...)
+		if cache != nil {
+			o.ObserveInt64(evictions, cache.evictions())
+		}
 		h := t.notifierHealth()
 		if h.Supported {
 			v := int64(0)
@@ -175,7 +192,7 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 			o.ObserveInt64(live, v)
 		}
 		return nil
-	}, lookups, live)
+	}, lookups, evictions, live)
 	if err != nil {
 		return nil, fmt.Errorf("session: registering the notifier gauge: %w", err)
 	}

@@ -102,7 +102,7 @@ func BenchmarkHitCounter(b *testing.B) {
 		{"SDK", Config{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			tel, err := newTelemetry(&c.cfg)
+			tel, err := newTelemetry(&c.cfg, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -114,11 +114,11 @@ func (s *Store) RevokeUserAppGrants(ctx context.Context, userID string) (int, er
 	err := s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
 	DELETE FROM {schema}.app_grants WHERE user_id = $1 RETURNING 1
 ), counted AS (
-	SELECT count(*) AS n FROM deleted
+	SELECT count(*) AS n, `+sqlStamp("$3::text")+` AS payload FROM deleted
 ), fed AS (
-	INSERT INTO {schema}.revocation_feed (payload) SELECT $3::text FROM counted WHERE n > 0
+	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM counted WHERE n > 0
 )
-SELECT n, CASE WHEN n > 0 THEN pg_notify($2, $3::text) END FROM counted`),
+SELECT n, CASE WHEN n > 0 THEN pg_notify($2, payload) END FROM counted`),
 		userID, s.channel, encodePayload(storage.TokenHash{}, userID)).Scan(&n, nil)
 	if err != nil {
 		return 0, wrap(ctx, "revoke user app grants", err)

@@ -12,9 +12,9 @@ import (
 // AppendEvent stores e and sets e.ID from the events' bigserial.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	err := s.pool.QueryRow(ctx, s.q(`INSERT INTO {schema}.security_events
-	(user_id, type, at, session_handle, ip, device, location, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`),
-		e.UserID, string(e.Type), e.At, e.SessionHandle, e.IP, e.Device, e.Location, e.Detail).Scan(&e.ID)
+	(user_id, type, at, session_handle, ip, device, location, detail, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
+		e.UserID, string(e.Type), e.At, e.SessionHandle, e.IP, e.Device, e.Location, e.Detail, e.Actor).Scan(&e.ID)
 	return wrap(ctx, "append event", err)
 }
 
@@ -29,7 +29,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	}
 	// Two statements rather than "$2 <= 0 OR id < $2", so that each plan
 	// is a plain range scan of (user_id, id DESC).
-	const columns = `SELECT id, type, at, session_handle, ip, device, location, detail FROM {schema}.security_events `
+	const columns = `SELECT id, type, at, session_handle, ip, device, location, detail, actor FROM {schema}.security_events `
 	var (
 		rows pgx.Rows
 		err  error
@@ -47,7 +47,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	for rows.Next() {
 		e := storage.Event{UserID: userID}
 		var typ string
-		if err := rows.Scan(&e.ID, &typ, &e.At, &e.SessionHandle, &e.IP, &e.Device, &e.Location, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &typ, &e.At, &e.SessionHandle, &e.IP, &e.Device, &e.Location, &e.Detail, &e.Actor); err != nil {
 			return nil, wrap(ctx, "list events", err)
 		}
 		e.Type = storage.EventType(typ)

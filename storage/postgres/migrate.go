@@ -96,12 +96,18 @@ CREATE INDEX revocation_feed_xid ON {schema}.revocation_feed (xid);
 CREATE INDEX revocation_feed_at ON {schema}.revocation_feed (at);
 `
 
+// schemaEventActor is migration 6: who acted on a user's account when it was not
+// the user (storage.Event.Actor). Rows from before it get an empty actor.
+const schemaEventActor = `
+ALTER TABLE {schema}.security_events ADD COLUMN actor text NOT NULL DEFAULT '';
+`
+
 // migrations returns the schema migrations in order: version i+1 is
 // element i. Never edit a released migration: append a new one. A newer
 // deployment may have applied versions this code does not know; they must
 // stay compatible with it (rolling upgrades), so they are left alone.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaBindings, schemaTrustedBrowsers, schemaPasskeys}
+	return []string{schemaV1, schemaV2, schemaBindings, schemaTrustedBrowsers, schemaPasskeys, schemaEventActor}
 }
 
 // migrate brings the tables up to date in schema (empty: the first schema

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,20 +17,31 @@ import (
 	"github.com/sessionguard/sessionguard/storage/internal/fanout"
 )
 
-// Notice payloads are "<hex token hash>:<user id>" for one session or grant
-// and ":<user id>" for all of a user's sessions or grants: the fixed-width
-// part comes first because user IDs may contain any character, colons
-// included. A user ID too long for a payload (PostgreSQL payloads must be
-// shorter than 8000 bytes) is sent as resetPayload, which subscribers
-// receive as Revocation{Reset: true}: wider than needed, never narrower.
+// Notice payloads are "t<unix µs>:<hex token hash>:<user id>" for one
+// session or grant and "t<unix µs>::<user id>" for all of a user's sessions
+// or grants. The time is clock_timestamp() in the committing statement
+// (Revocation.CommittedAt, for measuring how long notices take); the
+// fixed-width hash comes before the user ID because user IDs may contain
+// any character, colons included. A user ID too long for a payload
+// (PostgreSQL payloads must be shorter than 8000 bytes) is sent as
+// resetPayload, which subscribers receive as Revocation{Reset: true}:
+// wider than needed, never narrower.
+//
+// Earlier versions sent the same payloads without the "t<unix µs>:"
+// prefix; decodePayload still reads those (rolling upgrades, feed entries
+// written before the upgrade), and an earlier version reads a prefixed
+// payload as a Reset (its first colon is not where a token hash ends).
 const (
-	maxPayload       = 7999
-	maxPayloadUserID = maxPayload - 2*sha256.Size - 1
+	maxPayload = 7999
+	// maxStamp is the longest time prefix: "t", an int64's 19 digits, ":".
+	maxStamp         = 1 + 19 + 1
+	maxPayloadUserID = maxPayload - maxStamp - 2*sha256.Size - 1
 	resetPayload     = "*"
 )
 
 // encodePayload returns the notice payload for h (zero: all of userID's
-// sessions or grants) and userID.
+// sessions or grants) and userID, without the time prefix, which the
+// statement that commits the revocation adds (sqlStamp).
 func encodePayload(h storage.TokenHash, userID string) string {
 	if len(userID) > maxPayloadUserID {
 		return resetPayload
@@ -40,30 +52,66 @@ func encodePayload(h storage.TokenHash, userID string) string {
 	return h.String() + ":" + userID
 }
 
-// sqlPayload is encodePayload as an SQL expression over a bytea token hash
-// column and a text user ID column of the row being deleted.
+// sqlNowMicros is the statement's clock (not the transaction's start) in
+// unix microseconds, as text.
+const sqlNowMicros = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text`
+
+// sqlStamp is an SQL expression that prefixes the payload expression p
+// (from encodePayload) with the time, unless it is resetPayload.
+func sqlStamp(p string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s = '%[2]s' THEN '%[2]s' ELSE 't' || %[3]s || ':' || %[1]s END`,
+		p, resetPayload, sqlNowMicros)
+}
+
+// sqlPayload is encodePayload with its time prefix as an SQL expression
+// over a bytea token hash column and a text user ID column of the row
+// being deleted.
 func sqlPayload(hashColumn, userColumn string) string {
-	return fmt.Sprintf(`CASE WHEN octet_length(%[2]s) <= %[3]d THEN encode(%[1]s, 'hex') || ':' || %[2]s ELSE '%[4]s' END`,
-		hashColumn, userColumn, maxPayloadUserID, resetPayload)
+	return fmt.Sprintf(`CASE WHEN octet_length(%[2]s) <= %[3]d THEN 't' || %[5]s || ':' || encode(%[1]s, 'hex') || ':' || %[2]s ELSE '%[4]s' END`,
+		hashColumn, userColumn, maxPayloadUserID, resetPayload, sqlNowMicros)
 }
 
 // decodePayload parses a notice payload. Anything it does not understand
 // (a foreign NOTIFY on the channel, a future format) becomes a Reset: an
 // unknown notice must never leave a cache trusted.
 func decodePayload(p string) storage.Revocation {
+	var at time.Time
+	if rest, ok := strings.CutPrefix(p, "t"); ok {
+		us, body, ok := strings.Cut(rest, ":")
+		n, valid := parseMicros(us)
+		if !ok || !valid {
+			return storage.Revocation{Reset: true}
+		}
+		at, p = time.UnixMicro(n), body
+	}
 	i := strings.IndexByte(p, ':')
 	switch i {
 	case 0:
-		return storage.Revocation{UserID: p[1:]}
+		return storage.Revocation{UserID: p[1:], CommittedAt: at}
 	case 2 * sha256.Size:
 		h, err := storage.ParseTokenHash(p[:i])
 		if err != nil {
 			return storage.Revocation{Reset: true}
 		}
-		return storage.Revocation{UserID: p[i+1:], TokenHash: h}
+		return storage.Revocation{UserID: p[i+1:], TokenHash: h, CommittedAt: at}
 	default:
 		return storage.Revocation{Reset: true}
 	}
+}
+
+// parseMicros parses a positive decimal number of microseconds written as
+// sqlNowMicros writes it: digits only, no leading zero.
+func parseMicros(s string) (int64, bool) {
+	if s == "" || s[0] < '1' || s[0] > '9' {
+		return 0, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // Subscribe calls fn for every revocation committed through any Store on
@@ -128,7 +176,7 @@ const sqlSnapshot = `SELECT pg_current_snapshot()::text`
 // to the statement's own snapshot, which it returns to start the next
 // read. Entries are matched by transaction, not by id: ids are taken
 // before commit, so a lower id can commit after a higher one.
-const sqlReadFeed = `SELECT pg_current_snapshot()::text, array_agg(payload ORDER BY id)
+const sqlReadFeed = `SELECT pg_current_snapshot()::text, array_agg(payload ORDER BY id), array_agg(at ORDER BY id)
 FROM {schema}.revocation_feed
 WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)`
 
@@ -530,7 +578,7 @@ func (n *notifier) startFeed(ctx context.Context) string {
 func (n *notifier) readAndDeliver(ctx context.Context, snap string, taken time.Time) (next string, nextTaken time.Time, ok bool) {
 	rctx, cancel := context.WithTimeout(ctx, n.feedEvery)
 	now := time.Now()
-	next, payloads, err := n.readFeed(rctx, snap)
+	next, entries, err := n.readFeed(rctx, snap)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -542,21 +590,36 @@ func (n *notifier) readAndDeliver(ctx context.Context, snap string, taken time.T
 		return snap, taken, false
 	}
 	n.healthy = true
-	for _, p := range payloads {
-		n.deliver(decodePayload(p))
+	for _, e := range entries {
+		n.deliver(e)
 	}
 	return next, now, true
 }
 
 // readFeed returns the feed entries committed after snap and the snapshot
-// to read from next; with snap empty, only the snapshot.
-func (n *notifier) readFeed(ctx context.Context, snap string) (next string, payloads []string, err error) {
+// to read from next; with snap empty, only the snapshot. An entry whose
+// payload has no time (written by an earlier version) is given the time
+// of its row.
+func (n *notifier) readFeed(ctx context.Context, snap string) (next string, entries []storage.Revocation, err error) {
 	if snap == "" {
 		err = n.s.pool.QueryRow(ctx, sqlSnapshot).Scan(&next)
 		return next, nil, err
 	}
-	err = n.s.pool.QueryRow(ctx, n.s.q(sqlReadFeed), snap).Scan(&next, &payloads)
-	return next, payloads, err
+	var (
+		payloads []string
+		ats      []time.Time
+	)
+	if err = n.s.pool.QueryRow(ctx, n.s.q(sqlReadFeed), snap).Scan(&next, &payloads, &ats); err != nil {
+		return "", nil, err
+	}
+	entries = make([]storage.Revocation, len(payloads))
+	for i, p := range payloads {
+		entries[i] = decodePayload(p)
+		if !entries[i].Reset && entries[i].CommittedAt.IsZero() && i < len(ats) {
+			entries[i].CommittedAt = ats[i]
+		}
+	}
+	return next, entries, nil
 }
 
 // relisten retries establish with a bounded backoff, each attempt bounded

@@ -48,13 +48,24 @@ func (n *notices) resets() int {
 	return c
 }
 
+// has reports whether a notice equal to want, but for its CommittedAt,
+// has arrived.
 func (n *notices) has(want storage.Revocation) bool {
+	return n.find(want) != nil
+}
+
+// find returns the first notice equal to want but for its CommittedAt, or
+// nil.
+func (n *notices) find(want storage.Revocation) *storage.Revocation {
 	for _, r := range n.snapshot() {
+		at := r.CommittedAt
+		r.CommittedAt = time.Time{}
 		if r == want {
-			return true
+			r.CommittedAt = at
+			return &r
 		}
 	}
-	return false
+	return nil
 }
 
 func subscribeNotices(t *testing.T, s *postgres.Store) *notices {

@@ -159,7 +159,7 @@ func TestConformance(t *testing.T) {
 }
 
 // migrations is the number of schema migrations.
-const migrations = 5
+const migrations = 6
 
 func TestConcurrentNewOnAFreshSchemaMigratesOnce(t *testing.T) {
 	t.Parallel()

@@ -192,11 +192,11 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, except st
 	err := s.pool.QueryRow(ctx, s.q(`WITH deleted AS (
 	DELETE FROM {schema}.sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2 RETURNING 1
 ), counted AS (
-	SELECT count(*) AS n FROM deleted
+	SELECT count(*) AS n, `+sqlStamp("$4::text")+` AS payload FROM deleted
 ), fed AS (
-	INSERT INTO {schema}.revocation_feed (payload) SELECT $4::text FROM counted WHERE n > 0
+	INSERT INTO {schema}.revocation_feed (payload) SELECT payload FROM counted WHERE n > 0
 )
-SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $4::text) END FROM counted`),
+SELECT n, CASE WHEN n > 0 THEN pg_notify($3, payload) END FROM counted`),
 		userID, optionalHash(except), s.channel, encodePayload(storage.TokenHash{}, userID)).Scan(&n, nil)
 	if err != nil {
 		return 0, wrap(ctx, "revoke user sessions", err)

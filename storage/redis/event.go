@@ -47,6 +47,7 @@ type eventRecord struct {
 	Device   string            `json:"d,omitempty"`
 	Location string            `json:"l,omitempty"`
 	Detail   string            `json:"x,omitempty"`
+	Actor    string            `json:"ac,omitempty"`
 }
 
 // AppendEvent implements [storage.EventStore] in one script: the ID comes
@@ -59,7 +60,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	}
 	payload, err := json.Marshal(eventRecord{
 		Type: e.Type, At: at, Handle: e.SessionHandle, IP: e.IP,
-		Device: e.Device, Location: e.Location, Detail: e.Detail,
+		Device: e.Device, Location: e.Location, Detail: e.Detail, Actor: e.Actor,
 	})
 	if err != nil {
 		return fmt.Errorf("storage/redis: %s: %w", op, err)
@@ -138,6 +139,6 @@ func decodeEvent(userID, m string) (storage.Event, error) {
 	}
 	return storage.Event{
 		ID: id, UserID: userID, Type: r.Type, At: at, SessionHandle: r.Handle,
-		IP: r.IP, Device: r.Device, Location: r.Location, Detail: r.Detail,
+		IP: r.IP, Device: r.Device, Location: r.Location, Detail: r.Detail, Actor: r.Actor,
 	}, nil
 }

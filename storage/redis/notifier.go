@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -363,15 +364,33 @@ func (n *notifier) setConnected(c bool) bool {
 // deliver calls every subscriber's fn with r.
 func (n *notifier) deliver(r storage.Revocation) { n.subs.Deliver(r) }
 
-// parseRevocation reads a notice "<token hash hex or empty>|<user ID>". A
-// notice it cannot read becomes a Reset: something was revoked and we do
+// parseRevocation reads a notice "t<unix µs>|<token hash hex or
+// empty>|<user ID>", the time being the server's clock when the script
+// that committed the revocation ran (Revocation.CommittedAt). It also
+// reads the notice of earlier versions, "<token hash hex or empty>|<user
+// ID>", without a time (a token hash never starts with 't'), so instances
+// of both versions can share a store during a rolling upgrade; an earlier
+// version reads a new notice as a Reset (its token hash does not parse).
+// A notice it cannot read becomes a Reset: something was revoked and we do
 // not know what.
 func parseRevocation(payload string) storage.Revocation {
+	var at time.Time
+	if rest, ok := strings.CutPrefix(payload, "t"); ok {
+		us, tail, ok := strings.Cut(rest, "|")
+		if !ok {
+			return storage.Revocation{Reset: true}
+		}
+		n, err := strconv.ParseInt(us, 10, 64)
+		if err != nil || n <= 0 {
+			return storage.Revocation{Reset: true}
+		}
+		at, payload = time.UnixMicro(n), tail
+	}
 	hexHash, userID, ok := strings.Cut(payload, "|")
 	if !ok {
 		return storage.Revocation{Reset: true}
 	}
-	r := storage.Revocation{UserID: userID}
+	r := storage.Revocation{UserID: userID, CommittedAt: at}
 	if hexHash != "" {
 		h, err := storage.ParseTokenHash(hexHash)
 		if err != nil {

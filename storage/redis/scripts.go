@@ -169,7 +169,11 @@ local function repack(k)
 	redis.call('HSET', k, 'p', table.concat(v, '\0'))
 end
 
+-- publish sends the revocation notice "t<server time, unix µs>|<token
+-- hash hex or empty>|<user ID>" (see parseRevocation in notifier.go).
 local function publish(hex, user)
-	redis.call('PUBLISH', P..'revocations', hex..'|'..user)
+	local t = redis.call('TIME')
+	local us = t[1]..string.format('%06d', tonumber(t[2]))
+	redis.call('PUBLISH', P..'revocations', 't'..us..'|'..hex..'|'..user)
 end
 `

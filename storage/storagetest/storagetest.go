@@ -81,7 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store, opts ...Option
 		{"RecoveryCodes", recoveryCases()},
 		{"Throttle", throttleCases()},
 		{"AppGrant", appGrantCases()},
-		{"Event", eventCases()},
+		{"Event", append(eventCases(), eventActorCases()...)},
 		{"DeviceBinding", bindingCases()},
 		{"TrustedBrowser", trustedBrowserCases()},
 		{"Passkey", passkeyCases()},

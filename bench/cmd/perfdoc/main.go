@@ -2,7 +2,7 @@
 // bench/run results file, so that every figure there is one the command
 // printed.
 //
-//	go run ./cmd/perfdoc -results results.md -template performance.md.tmpl -readme ../README.md
+//	go run ./cmd/perfdoc -results results.md -template performance.tmpl.md -readme ../README.md
 //
 // The template (text/template) reads the results through these functions,
 // each of which fails, rather than print a blank, when the results lack
@@ -33,7 +33,7 @@ import (
 
 func main() {
 	resultsPath := flag.String("results", "results.md", "bench/run results file")
-	templatePath := flag.String("template", "performance.md.tmpl", "template of the section")
+	templatePath := flag.String("template", "performance.tmpl.md", "template of the section")
 	readmePath := flag.String("readme", "../README.md", "README to rewrite")
 	flag.Parse()
 	log.SetFlags(0)

@@ -85,12 +85,12 @@ func TestReadmeIsFromResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := template.New("performance").Funcs(r.funcs()).ParseFiles("../../performance.md.tmpl")
+	tmpl, err := template.New("performance").Funcs(r.funcs()).ParseFiles("../../performance.tmpl.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var section bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&section, "performance.md.tmpl", nil); err != nil {
+	if err := tmpl.ExecuteTemplate(&section, "performance.tmpl.md", nil); err != nil {
 		t.Fatalf("the template does not fit bench/results.md (rerun bench/run): %v", err)
 	}
 	readme, err := os.ReadFile("../../../README.md")

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,14 @@ func TestChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	// Instance B shares the store (and its notifier) and the keys.
+	mB, err := session.New(session.Config{Store: store, Keys: []session.KeyPair{k},
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DeviceBinding: session.DeviceBindingConfig{RoutesPath: "/auth", CookieLifetime: lifetime}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mB.Close() })
 	svc, err := New(Config{Manager: m})
 	if err != nil {
 		t.Fatal(err)
@@ -105,18 +114,38 @@ func TestChromium(t *testing.T) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "<!doctype html><title>dbsc</title><p>test")
 	})
+	// The session cookie as the sign-in sets it, before registration: B
+	// checks it before the response (and its registration offer) leaves,
+	// so B has it cached as a live, unbound session.
+	var preBinding string
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := m.Login(w, r, "alice", storage.AuthPassword); err != nil {
 			http.Error(w, err.Error(), 500)
+			return
+		}
+		for _, c := range (&http.Response{Header: w.Header()}).Cookies() {
+			if c.Name == "__Host-session" {
+				preBinding = c.Name + "=" + c.Value
+			}
+		}
+		rb, _ := http.NewRequest("GET", "https://example.com/whoami", nil)
+		rb.Header.Set("Cookie", preBinding)
+		if _, err := mB.Check(rb); err != nil {
+			http.Error(w, "instance B: "+err.Error(), 500)
 		}
 	})
-	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+	whoami := func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := session.FromContext(r.Context()); ok {
 			io.WriteString(w, s.UserID)
 			return
 		}
 		w.WriteHeader(http.StatusUnauthorized)
-	})
+	}
+	mux.HandleFunc("GET /whoami", whoami)
+	muxB := http.NewServeMux()
+	muxB.HandleFunc("GET /whoami", whoami)
+	srvB := httptest.NewTLSServer(mB.Handler(muxB))
+	t.Cleanup(srvB.Close)
 	h := m.Handler(mux)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
@@ -186,7 +215,7 @@ func TestChromium(t *testing.T) {
 		return run(method+" "+path, chromedp.Evaluate[string](
 			fmt.Sprintf(`fetch(%q, {method: %q}).then(r => String(r.status))`, path, method), chromedp.EvalAwaitPromise))
 	}
-	whoami := func() string {
+	whoamiBrowser := func() string {
 		t.Helper()
 		return run("whoami", chromedp.Evaluate[string](`fetch("/whoami").then(r => String(r.status))`, chromedp.EvalAwaitPromise))
 	}
@@ -208,30 +237,65 @@ func TestChromium(t *testing.T) {
 	if got := fetch("POST", "/login"); !strings.HasPrefix(got, "200") {
 		t.Fatalf("sign-in: got %q, want 200", got)
 	}
-	var handle string
-	waitFor("registration", func() bool {
-		list, _ := store.ListSessions(context.Background(), "alice")
-		if len(list) == 1 {
-			handle = list[0].Handle
-			_, err := store.GetDeviceBinding(context.Background(), "alice", handle)
-			return err == nil
-		}
-		return false
-	})
-	if got := whoami(); !strings.HasPrefix(got, "200") {
-		t.Fatalf("after registration: got %q, want 200", got)
+	jar := func() string {
+		t.Helper()
+		return run("cookies", chromedp.Action[string](func(ctx context.Context, _ *chromedp.Target) (string, error) {
+			res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+			if err != nil {
+				return "", err
+			}
+			var out []string
+			for _, c := range res.Cookies {
+				out = append(out, c.Name+"="+c.Value)
+			}
+			return strings.Join(out, "; "), nil
+		}))
 	}
-	cookies := run("cookies", chromedp.Action[string](func(ctx context.Context, _ *chromedp.Target) (string, error) {
-		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+	// Registration is done when the server answered it and Chromium
+	// stored the answer's cookies (a request sent before carries the
+	// session cookie from before binding, now refused).
+	waitFor("registration", func() bool {
+		return slices.Contains(log.snapshot(), "/auth/dbsc/register+proof 200") && strings.Contains(jar(), "__Host-device=")
+	})
+	var handle string
+	if list, err := store.ListSessions(context.Background(), "alice"); err != nil || len(list) != 1 {
+		t.Fatalf("sessions after registration: got %d (%v), want 1", len(list), err)
+	} else {
+		handle = list[0].Handle
+	}
+	if _, err := store.GetDeviceBinding(context.Background(), "alice", handle); err != nil {
+		t.Fatalf("binding after registration: got %v, want one", err)
+	}
+	// plain sends cookie from a plain Go client (another machine) to
+	// instance A or B and returns the status.
+	plain := func(srv *httptest.Server, cookie string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/whoami", nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err := srv.Client().Do(req)
 		if err != nil {
-			return "", err
+			t.Fatal(err)
 		}
-		var out []string
-		for _, c := range res.Cookies {
-			out = append(out, c.Name+"="+c.Value)
-		}
-		return strings.Join(out, "; "), nil
-	}))
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// The session cookie copied before registration is dead on B right
+	// after registration returned (the rotation's notice; the memory
+	// store delivers it before the commit returns), though B had it cached
+	// as live and unbound.
+	if preBinding == "" {
+		t.Fatal("the sign-in set no session cookie")
+	}
+	if got := plain(srvB, preBinding); got != http.StatusUnauthorized {
+		t.Fatalf("the session cookie copied before registration, on instance B: got %d, want 401", got)
+	}
+	if got := plain(srv, preBinding); got != http.StatusUnauthorized {
+		t.Fatalf("the session cookie copied before registration, on instance A: got %d, want 401", got)
+	}
+	if got := whoamiBrowser(); !strings.HasPrefix(got, "200") {
+		t.Fatalf("after registration: got %q, want 200\nserver saw: %q\ncookies: %q", got, log.snapshot(), jar())
+	}
+	cookies := jar()
 	if !strings.Contains(cookies, "__Host-device=") {
 		t.Fatalf("got cookies %q, want a bound __Host-device cookie", cookies)
 	}
@@ -242,7 +306,7 @@ func TestChromium(t *testing.T) {
 	// request", not a count).
 	mark := len(log.snapshot())
 	time.Sleep(lifetime + 500*time.Millisecond)
-	if got := whoami(); !strings.HasPrefix(got, "200") {
+	if got := whoamiBrowser(); !strings.HasPrefix(got, "200") {
 		t.Fatalf("after the device cookie expired: got %q, want 200 (refreshed first)", got)
 	}
 	seen := log.snapshot()[mark:]
@@ -265,22 +329,36 @@ func TestChromium(t *testing.T) {
 		t.Fatalf("no signed refresh: %q", seen)
 	}
 
-	// The session cookie alone, copied into a plain Go client, is refused.
-	var sessionCookie string
+	// The session cookie copied after registration (Chromium took the
+	// rotated one from the registration answer) is refused alone on
+	// either instance; with a fresh device cookie B accepts it, so the
+	// refusal is the missing device proof.
+	var sessionCookie, deviceCookie string
 	for _, c := range strings.Split(cookies, "; ") {
-		if strings.HasPrefix(c, "__Host-session=") {
+		switch {
+		case strings.HasPrefix(c, "__Host-session="):
 			sessionCookie = c
+		case strings.HasPrefix(c, "__Host-device="):
+			deviceCookie = c
 		}
 	}
-	req, _ := http.NewRequest("GET", srv.URL+"/whoami", nil)
-	req.Header.Set("Cookie", sessionCookie)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if sessionCookie == "" || sessionCookie == preBinding {
+		t.Fatalf("Chromium's session cookie after registration: got %q, want the rotated one (not %q)", sessionCookie, preBinding)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("the copied session cookie: got %d, want 401", resp.StatusCode)
+	if got := plain(srv, sessionCookie); got != http.StatusUnauthorized {
+		t.Fatalf("the copied session cookie on instance A: got %d, want 401", got)
+	}
+	if got := plain(srvB, sessionCookie); got != http.StatusUnauthorized {
+		t.Fatalf("the copied session cookie on instance B: got %d, want 401", got)
+	}
+	fresh := deviceCookie
+	for _, c := range strings.Split(jar(), "; ") {
+		if strings.HasPrefix(c, "__Host-device=") {
+			fresh = c
+		}
+	}
+	if got := plain(srvB, sessionCookie+"; "+fresh); got != http.StatusOK {
+		t.Fatalf("the session cookie with the browser's current device cookie on instance B: got %d, want 200", got)
 	}
 
 	// Logout ends the binding.
@@ -290,7 +368,7 @@ func TestChromium(t *testing.T) {
 	if _, err := store.GetDeviceBinding(context.Background(), "alice", handle); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("binding after logout: got %v, want ErrNotFound", err)
 	}
-	if got := whoami(); !strings.HasPrefix(got, "401") {
+	if got := whoamiBrowser(); !strings.HasPrefix(got, "401") {
 		t.Fatalf("after logout: got %q, want 401", got)
 	}
 	t.Logf("server saw: %q", log.snapshot())

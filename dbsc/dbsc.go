@@ -8,7 +8,10 @@
 // [session.DeviceBindingConfig] and [session.Manager.DeviceBindings]):
 // once a session is bound, [session.Manager.Handler] refuses a request
 // carrying its session cookie without a valid device cookie, so a session
-// cookie copied to another machine is useless. This package verifies the
+// cookie copied to another machine is useless. A successful registration
+// rotates the session's token and its answer sets the new session cookie
+// besides the device cookie: the session cookie from before binding dies
+// on every instance, like a revoked one. This package verifies the
 // proofs — JWTs signed with ES256 (P-256) or RS256, the key taken from the
 // registration JWT and afterwards only from storage — with
 // github.com/go-jose/go-jose/v4.
@@ -162,11 +165,17 @@ func (s *Service) serveRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := rand.Text()
-	if err := s.d.Bind(ctx, session.Audit{Request: r}, sess, id, reg.key, reg.thumbprint); err != nil {
+	// Bind rotates the session's token and sets the new session cookie:
+	// the one sent with this request, bound to nothing, dies everywhere.
+	bound, err := s.d.Bind(ctx, w, session.Audit{Request: r}, sess, id, reg.key, reg.thumbprint)
+	if errors.Is(err, session.ErrRevoked) {
+		httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
+		return
+	} else if err != nil {
 		s.refuse(w, r, sess, "registration", err)
 		return
 	}
-	s.answer(w, sess, id)
+	s.answer(w, bound, id)
 }
 
 func (s *Service) serveRefresh(w http.ResponseWriter, r *http.Request) {

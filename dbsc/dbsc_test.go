@@ -241,13 +241,25 @@ func TestBindingLifecycle(t *testing.T) {
 	if code, _ := d.whoami(); code != 200 {
 		t.Fatalf("before registration: got %d, want 200 (unbound sessions work as before)", code)
 	}
+	pre := d.cookie("__Host-session")
 	d.mustRegister()
 	if code, _ := d.whoami(); code != 200 {
 		t.Fatalf("after registration: got %d, want 200", code)
 	}
+	if post := d.cookie("__Host-session"); post == nil || post.Value == pre.Value {
+		t.Fatal("the registration answer set no new session cookie, want the rotated one")
+	}
+
+	// The session cookie copied before registration is dead: registration
+	// rotated the token. With the device cookie it is refused too.
+	early := a.device(t)
+	u, _ := url.Parse(a.srv.URL)
+	early.c.Jar.SetCookies(u, []*http.Cookie{pre, d.cookie("__Host-device")})
+	if code, body := early.whoami(); code != 401 || !strings.Contains(body, session.ErrRevoked.Error()) {
+		t.Fatalf("the session cookie copied before registration: got %d %q, want 401 with ErrRevoked", code, body)
+	}
 
 	thief := a.device(t)
-	u, _ := url.Parse(a.srv.URL)
 	thief.c.Jar.SetCookies(u, []*http.Cookie{d.cookie("__Host-session")})
 	if code, body := thief.whoami(); code != 401 || !strings.Contains(body, session.ErrDeviceUnproven.Error()) {
 		t.Fatalf("the session cookie alone: got %d %q, want 401 with ErrDeviceUnproven", code, body)

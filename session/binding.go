@@ -298,18 +298,63 @@ func (d *DeviceBindings) Binding(ctx context.Context, s *Session) (*storage.Devi
 
 // Bind stores the binding of s to the device key (a public JWK and its
 // RFC 7638 thumbprint) under the DBSC session identifier id, replacing an
-// earlier one; from then on this Manager refuses s without a device
-// cookie, and other instances within [Config.RevocationTTL]. It records a
-// "device_bound" event with what a tells.
-func (d *DeviceBindings) Bind(ctx context.Context, a Audit, s *Session, id string, publicJWK []byte, thumbprint string) error {
-	b := &storage.DeviceBinding{UserID: s.UserID, SessionHandle: s.Handle, ID: id, PublicKey: publicJWK,
-		Thumbprint: thumbprint, CreatedAt: d.m.cfg.Clock(), ExpiresAt: s.ExpiresAt}
-	if err := d.m.cfg.Store.PutDeviceBinding(ctx, b); err != nil {
-		return fmt.Errorf("%w: storing a device binding: %w", ErrUnavailable, err)
+// earlier one, and rotates s's token: the session keeps its handle, auth
+// level, AuthAt and expiry, and the new session cookie is set on w (send it
+// with the device cookie on the registration answer). The token the
+// session had before binding dies on every instance within the notifier's
+// bound (as for [Manager.Revoke]; within [Config.RevocationTTL] on a
+// backend without a notifier), so a session cookie copied before
+// registration stops working there too; the new token is refused without
+// a device cookie on every instance from its first use. Bind returns the
+// fresh session, and records a "device_bound" event with what a tells.
+//
+// If the rotation fails (ErrRevoked: the session ended meanwhile;
+// ErrUnavailable), the binding is removed again and nothing is set on w.
+func (d *DeviceBindings) Bind(ctx context.Context, w http.ResponseWriter, a Audit, s *Session, id string, publicJWK []byte, thumbprint string) (*Session, error) {
+	m := d.m
+	st, err := m.cfg.Store.GetSession(ctx, s.tokenHash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrRevoked
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: reading a session: %w", ErrUnavailable, err)
 	}
-	d.m.cache.setBound(s.tokenHash)
-	d.m.log.record(ctx, a, s, s.UserID, storage.EventDeviceBound, thumbprint)
-	return nil
+	b := &storage.DeviceBinding{UserID: st.UserID, SessionHandle: st.Handle, ID: id, PublicKey: publicJWK,
+		Thumbprint: thumbprint, CreatedAt: m.cfg.Clock(), ExpiresAt: st.ExpiresAt}
+	if err := m.cfg.Store.PutDeviceBinding(ctx, b); err != nil {
+		return nil, fmt.Errorf("%w: storing a device binding: %w", ErrUnavailable, err)
+	}
+	// The binding is stored before the rotation, so the new token is
+	// bound from its first cache fill on any instance.
+	token, err := randomBytes(tokenSize)
+	if err == nil {
+		old := st.TokenHash
+		st.TokenHash = storage.HashToken(token)
+		if err = m.cfg.Store.RotateSession(ctx, old, st); errors.Is(err, storage.ErrNotFound) {
+			err = ErrRevoked
+		} else if err != nil {
+			err = fmt.Errorf("%w: rotating session: %w", ErrUnavailable, err)
+		} else {
+			m.cache.tombstone(old, st.UserID)
+		}
+	}
+	if err != nil {
+		// The browser gets no device cookie: a binding left behind would
+		// lock its session out.
+		if derr := m.cfg.Store.DeleteDeviceBinding(context.WithoutCancel(ctx), st.UserID, st.Handle); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+			m.cfg.Logger.Warn("session: removing a device binding after a failed rotation failed", "err", derr)
+		}
+		return nil, err
+	}
+	p := payload{level: st.AuthLevel, issuedAt: m.cfg.Clock().Unix(), expiresAt: st.ExpiresAt.Unix(), userID: st.UserID}
+	copy(p.token[:], token)
+	clear(token)
+	if err := m.setCookie(w, &p); err != nil {
+		return nil, err
+	}
+	clear(p.token[:])
+	fresh := sessionFromStorage(st)
+	m.log.record(ctx, a, fresh, fresh.UserID, storage.EventDeviceBound, thumbprint)
+	return fresh, nil
 }
 
 // RecordFailure records a "device_proof_failed" event for s (a refused

@@ -16,22 +16,29 @@ import (
 func withBinding(c *Config) { c.DeviceBinding = DeviceBindingConfig{RoutesPath: "/auth"} }
 
 // bindDirect binds s as the dbsc routes would after a verified proof and
-// returns the device cookie's value.
-func bindDirect(t testing.TB, m *Manager, s *Session) string {
+// returns the rotated session's cookie value, the device cookie's value
+// and the fresh session.
+func bindDirect(t testing.TB, m *Manager, s *Session) (session, device string, fresh *Session) {
 	t.Helper()
 	d := m.DeviceBindings()
-	if err := d.Bind(context.Background(), Audit{}, s, "id-1", []byte(`{"kty":"EC"}`), "thumb"); err != nil {
+	w := httptest.NewRecorder()
+	fresh, err := d.Bind(context.Background(), w, Audit{}, s, "id-1", []byte(`{"kty":"EC"}`), "thumb")
+	if err != nil {
 		t.Fatal(err)
 	}
-	w := httptest.NewRecorder()
-	d.SetCookie(w, s)
+	d.SetCookie(w, fresh)
 	for _, c := range w.Result().Cookies() {
-		if c.Name == d.CookieName() {
-			return c.Value
+		switch c.Name {
+		case m.cfg.CookieName:
+			session = c.Value
+		case d.CookieName():
+			device = c.Value
 		}
 	}
-	t.Fatal("SetCookie set no device cookie")
-	return ""
+	if session == "" || device == "" {
+		t.Fatalf("got session cookie %q and device cookie %q, want both set", session, device)
+	}
+	return session, device, fresh
 }
 
 // boundRequest carries both cookies.
@@ -45,11 +52,11 @@ func TestDeviceBoundCheck(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	m := newTestManager(t, newMemoryStore(t), clock, withBinding)
-	v, s := loginDirect(t, m, "alice")
+	_, s := loginDirect(t, m, "alice")
 	plainV, _ := loginDirect(t, m, "alice")
-	dev := bindDirect(t, m, s)
+	v, dev, _ := bindDirect(t, m, s)
 	_, other := loginDirect(t, m, "bob")
-	otherDev := bindDirect(t, m, other)
+	_, otherDev, _ := bindDirect(t, m, other)
 	tests := []struct {
 		name    string
 		r       *http.Request
@@ -76,9 +83,12 @@ func TestDeviceBoundCheck(t *testing.T) {
 	}
 }
 
-// TestDeviceBoundAcrossInstances: another instance learns of the binding
-// when its cached entry is re-read (RevocationTTL) and from then on needs
-// the device cookie; the cookie it gets is accepted (shared keys).
+// TestDeviceBoundAcrossInstances: binding on A rotates the session's
+// token. The session cookie from before binding, cached as live on B, is
+// refused on B as soon as Bind returns (the memory store's notifier
+// delivers before the commit returns; no clock advance, so not through
+// RevocationTTL), even with the device cookie. The new session cookie
+// needs the device cookie on B from its first use.
 func TestDeviceBoundAcrossInstances(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
@@ -86,13 +96,61 @@ func TestDeviceBoundAcrossInstances(t *testing.T) {
 	keys := testKeys(t, 1)
 	a := newTestManager(t, store, clock, func(c *Config) { c.Keys = keys; withBinding(c) })
 	b := newTestManager(t, store, clock, func(c *Config) { c.Keys = keys; withBinding(c) })
-	v, s := loginDirect(t, a, "alice")
-	dev := bindDirect(t, a, s)
-	if _, err := b.Check(cookieRequest(b, v)); !errors.Is(err, ErrDeviceUnproven) {
-		t.Fatalf("another instance, without a device cookie: got %v, want ErrDeviceUnproven", err)
+	before, s := loginDirect(t, a, "alice")
+	if _, err := b.Check(cookieRequest(b, before)); err != nil {
+		t.Fatalf("B, before binding: got %v, want nil", err)
 	}
-	if _, err := b.Check(boundRequest(b, v, dev)); err != nil {
-		t.Fatalf("another instance, with the device cookie: got %v, want nil", err)
+	after, dev, fresh := bindDirect(t, a, s)
+	if after == before {
+		t.Fatal("binding kept the session cookie, want a rotated one")
+	}
+	if fresh.Handle != s.Handle || fresh.AuthLevel != s.AuthLevel || !fresh.AuthAt.Equal(s.AuthAt) || !fresh.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Fatalf("got fresh session %+v, want handle, level, AuthAt and expiry of %+v", fresh, s)
+	}
+	tests := []struct {
+		name string
+		m    *Manager
+		r    *http.Request
+		want error
+	}{
+		{"B refuses the cookie copied before binding", b, cookieRequest(b, before), ErrRevoked},
+		{"B refuses the cookie copied before binding with the device cookie", b, boundRequest(b, before, dev), ErrRevoked},
+		{"A refuses the cookie copied before binding", a, cookieRequest(a, before), ErrRevoked},
+		{"B refuses the new cookie without the device cookie", b, cookieRequest(b, after), ErrDeviceUnproven},
+		{"A refuses the new cookie without the device cookie", a, cookieRequest(a, after), ErrDeviceUnproven},
+		{"B accepts the new cookie with the device cookie", b, boundRequest(b, after, dev), nil},
+		{"A accepts the new cookie with the device cookie", a, boundRequest(a, after, dev), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.m.Check(tt.r)
+			if !errors.Is(err, tt.want) && !(err == nil && tt.want == nil) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDeviceBindRevokedSession: binding a session that ended meanwhile
+// fails with ErrRevoked, sets no cookie and leaves no binding.
+func TestDeviceBindRevokedSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newMemoryStore(t)
+	m := newTestManager(t, store, newFakeClock(), withBinding)
+	_, s := loginDirect(t, m, "alice")
+	if err := m.Revoke(ctx, Audit{}, "alice", s.Handle); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if _, err := m.DeviceBindings().Bind(ctx, w, Audit{}, s, "id-1", []byte(`{"kty":"EC"}`), "thumb"); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("got %v, want ErrRevoked", err)
+	}
+	if c := w.Result().Cookies(); len(c) != 0 {
+		t.Fatalf("got Set-Cookie %v, want none", c)
+	}
+	if _, err := store.GetDeviceBinding(ctx, "alice", s.Handle); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("binding of the ended session: got %v, want ErrNotFound", err)
 	}
 }
 
@@ -102,8 +160,8 @@ func TestDeviceBoundAcrossInstances(t *testing.T) {
 func TestDeviceBoundRefusalKeepsCookie(t *testing.T) {
 	t.Parallel()
 	m := newTestManager(t, newMemoryStore(t), newFakeClock(), withBinding)
-	v, s := loginDirect(t, m, "alice")
-	bindDirect(t, m, s)
+	_, s := loginDirect(t, m, "alice")
+	v, _, _ := bindDirect(t, m, s)
 	var rejection error
 	w := httptest.NewRecorder()
 	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -141,8 +199,8 @@ func TestDeviceBindingOff(t *testing.T) {
 // to the cache-hit path (same bound as TestMiddlewareCacheHitAllocations).
 func TestDeviceBoundCacheHitAllocations(t *testing.T) {
 	m := newTestManager(t, newMemoryStore(t), newFakeClock(), withBinding)
-	v, s := loginDirect(t, m, "alice")
-	dev := bindDirect(t, m, s)
+	_, s := loginDirect(t, m, "alice")
+	v, dev, _ := bindDirect(t, m, s)
 	h := m.Handler(okHandler)
 	r := boundRequest(m, v, dev)
 	w := &benchWriter{h: http.Header{}}
@@ -162,8 +220,8 @@ func TestDeviceBoundCacheHitAllocations(t *testing.T) {
 func BenchmarkDeviceBound(b *testing.B) {
 	m := newTestManager(b, newMemoryStore(b), newFakeClock(), withBinding)
 	plain, _ := loginDirect(b, m, "alice")
-	v, s := loginDirect(b, m, "alice")
-	dev := bindDirect(b, m, s)
+	_, s := loginDirect(b, m, "alice")
+	v, dev, _ := bindDirect(b, m, s)
 	h := m.Handler(okHandler)
 	hitReq, boundReq := cookieRequest(m, plain), boundRequest(m, v, dev)
 	w := &benchWriter{h: make(http.Header, 4)}
@@ -224,8 +282,8 @@ func TestRevocationEndsBindings(t *testing.T) {
 			m := newTestManager(t, store, newFakeClock(), withBinding)
 			_, keep := loginDirect(t, m, "alice")
 			_, gone := loginDirect(t, m, "alice")
-			bindDirect(t, m, keep)
-			bindDirect(t, m, gone)
+			_, _, keep = bindDirect(t, m, keep)
+			_, _, gone = bindDirect(t, m, gone)
 			if err := tt.end(m, keep, gone); err != nil {
 				t.Fatal(err)
 			}

@@ -535,16 +535,6 @@ func (c *revocationCache) fillSession(h storage.TokenHash, v *cachedSession, gen
 	return true
 }
 
-// setBound marks h's cached session as bound to its device.
-func (c *revocationCache) setBound(h storage.TokenHash) {
-	s := c.shard(h)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if i := s.find(c, &h); i != noSlot && s.slot(i).kind == kindSession {
-		s.slot(i).flags.Or(flagBound)
-	}
-}
-
 // get returns the app grant entry for h (nil if h is not cached; an entry
 // without a grant for a tombstone or a session) and the shard generation
 // to pass to fill.

@@ -24,8 +24,8 @@ import (
 // The bound: with a notifier, the context ends within the notifier's
 // delivery time plus one storage read after the revocation commits;
 // without one (or while it reconnects), within [Config.RevocationTTL].
-// Rotating the session's token ([Manager.Elevate]) does not end it: the
-// session lives on under its handle.
+// Rotating the session's token ([Manager.Elevate], device binding) does
+// not end it: the session lives on under its handle.
 //
 // Call cancel when the handler returns. Only handlers that call
 // SessionContext pay for it (one storage read when called, one per

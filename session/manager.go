@@ -416,7 +416,9 @@ func (m *Manager) touch(r *http.Request, h storage.TokenHash, userID string, now
 // context ([FromContext], [PendingFromContext]) and marks authenticated
 // responses "Cache-Control: no-store" and "Vary: Cookie". A request without
 // a valid session passes through unauthenticated, with the reason in
-// [RejectionFromContext]; a storage failure is answered by
+// [RejectionFromContext] (an expired or invalid cookie is expired on the
+// response; a revoked one is not, since its token may have been rotated
+// away while the request was in flight); a storage failure is answered by
 // [Config.ErrorHandler] (503 by default) and never passes as
 // authenticated.
 //
@@ -458,8 +460,15 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			// refreshes the device cookie and goes on.
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rejectKey{}, err)))
 		default:
-			// Expired, revoked or invalid: forget the cookie client-side too.
-			m.expireCookie(w)
+			// Expired or invalid: forget the cookie client-side too. A
+			// revoked token's cookie stays: the token may have been
+			// rotated away (Elevate, device binding) while this request
+			// was in flight, and the browser may already hold its
+			// successor, which an expiring Set-Cookie would delete. The
+			// dead cookie authenticates nothing.
+			if !errors.Is(err, ErrRevoked) {
+				m.expireCookie(w)
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rejectKey{}, err)))
 		}
 	})

@@ -268,12 +268,38 @@ func TestLogout(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "revoked") {
 		t.Errorf("revoked cookie on a public page: got %d %q, want the rejection reason", resp.StatusCode, body)
 	}
-	if thief.cookie() != "" {
-		t.Error("a refused cookie was not expired in the browser")
+	// A revoked token's cookie is not expired: it may have been rotated
+	// away while the request was in flight, and the Set-Cookie would
+	// delete its successor (TestRevokedCookieKeepsSuccessor).
+	if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Errorf("a revoked cookie: got Set-Cookie %q, want none", c)
 	}
-	thief.setCookie(stolen)
 	if thief.whoami() != "" {
 		t.Error("a cookie copied before logout still works")
+	}
+}
+
+// TestRevokedCookieKeepsSuccessor: a request still carrying the token a
+// rotation (Elevate) retired is refused without expiring the session
+// cookie, so the successor the browser may already hold survives.
+func TestRevokedCookieKeepsSuccessor(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, newMemoryStore(t), newFakeClock(), nil)
+	old, _ := loginDirect(t, m, "alice")
+	w := httptest.NewRecorder()
+	if _, err := m.Elevate(w, cookieRequest(m, old), storage.AuthPassword); err != nil {
+		t.Fatal(err)
+	}
+	var rejection error
+	w = httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rejection = RejectionFromContext(r.Context())
+	})).ServeHTTP(w, cookieRequest(m, old))
+	if !errors.Is(rejection, ErrRevoked) {
+		t.Fatalf("got rejection %v, want ErrRevoked", rejection)
+	}
+	if c := w.Result().Cookies(); len(c) != 0 {
+		t.Fatalf("got Set-Cookie %v, want none", c)
 	}
 }
 

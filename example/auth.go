@@ -136,6 +136,17 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
+	trusted := false
+	if r.PostFormValue("trust") != "" {
+		// "Don't ask again on this browser", right after the second
+		// factor passed on this request. The sign-in is complete either
+		// way: a failure here only means the code is asked next time.
+		if _, err := a.m.TrustedBrowsers().Trust(w, r, audit, s.UserID); err != nil {
+			a.cfg.Logger.Error("example: trusting a browser", "err", err)
+		} else {
+			trusted = true
+		}
+	}
 	if recovery {
 		st, err := a.tf.Status(r.Context(), s.UserID)
 		if err != nil {
@@ -143,6 +154,10 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		redirect(w, r, "/", "recovery-used", st.RecoveryCodesLeft)
+		return
+	}
+	if trusted {
+		redirect(w, r, "/", "browser-trusted")
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -137,7 +137,10 @@ func newApp(cfg appConfig) (_ *app, err error) {
 		// must outlive a sign-out to mean anything. Logout expires the
 		// session cookie itself all the same.
 		ClearSiteData: `"cache", "storage"`,
-		MeterProvider: a.tel.provider,
+		// The sign-in and code pages state these two durations.
+		SessionOnlyIdleTimeout: 2 * time.Hour,
+		TrustedBrowsers:        session.TrustedBrowsersConfig{Duration: 30 * 24 * time.Hour},
+		MeterProvider:          a.tel.provider,
 	})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 )
 
@@ -220,5 +222,93 @@ func TestChangePassword(t *testing.T) {
 	body := c.page("/security-log", "/security-log", fmt.Sprintf("Changed the password (%d sessions ended)", 2))
 	if n := strings.Count(body, "Confirmed the password"); n != 0 {
 		t.Errorf("the log shows %d password confirmations besides the password changes, want 0", n)
+	}
+}
+
+// signInCookie posts the sign-in form and returns the session cookie the
+// answer sets.
+func signInCookie(t *testing.T, c *client, form url.Values) *http.Cookie {
+	t.Helper()
+	noFollow := *c.c
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Do(c.request("POST", "/login", form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == session.DefaultCookieName || ck.Name == session.DefaultInsecureCookieName {
+			return ck
+		}
+	}
+	t.Fatalf("POST /login answered %d without a session cookie", resp.StatusCode)
+	return nil
+}
+
+func TestRememberMe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		remember bool
+		// alive: the session still works after 3 hours without activity.
+		alive bool
+	}{
+		{name: "a ticked box keeps the sign-in across browser restarts", remember: true, alive: true},
+		{name: "an unticked box gives a browser-session cookie and a shorter idle timeout", remember: false, alive: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _, clock := newClockedServer(t)
+			c := newClient(t, srv, chromeMac)
+			form := url.Values{"username": {demoUser}, "password": {demoPassword}}
+			if tt.remember {
+				form.Set("remember", "on")
+			}
+			ck := signInCookie(t, c, form)
+			if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != tt.remember {
+				t.Errorf("the session cookie outlives the browser: got %v (Max-Age %d, Expires %v), want %v", persistent, ck.MaxAge, ck.Expires, tt.remember)
+			}
+			c.page("/", "/", "Hello, demo")
+			clock.Advance(3 * time.Hour)
+			_, at, _ := c.do("GET", "/sessions", nil)
+			if alive := at == "/sessions"; alive != tt.alive {
+				t.Errorf("after 3 idle hours GET /sessions landed on %s: alive %v, want %v", at, alive, tt.alive)
+			}
+		})
+	}
+}
+
+func TestRememberMeBoxKeepsTheChoice(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t)
+	c := newClient(t, srv, chromeMac)
+	body := c.page("/login", "/login", `id="remember"`)
+	if !strings.Contains(body, `aria-describedby="remember-hint" checked>`) {
+		t.Error("the login page: the Remember me box is not ticked by default")
+	}
+	for _, remember := range []string{"", "on"} {
+		_, _, body := c.send("POST", "/login", url.Values{"username": {demoUser}, "password": {"wrong"}, "remember": {remember}})
+		if checked := strings.Contains(body, `aria-describedby="remember-hint" checked>`); checked != (remember != "") {
+			t.Errorf("after a wrong password with remember=%q the box is ticked: got %v, want %v", remember, checked, remember != "")
+		}
+	}
+}
+
+func TestRememberMeSurvivesTheSecondFactor(t *testing.T) {
+	t.Parallel()
+	srv, a, clock := newClockedServer(t)
+	secret, _ := enableTwoFactor(t, a, clock, demoUser, demoPassword)
+	c := newClient(t, srv, iphone)
+	ck := signInCookie(t, c, url.Values{"username": {demoUser}, "password": {demoPassword}})
+	if ck.MaxAge > 0 || !ck.Expires.IsZero() {
+		t.Errorf("the pending session's cookie: got Max-Age %d, Expires %v, want a browser-session cookie", ck.MaxAge, ck.Expires)
+	}
+	if _, at, body := c.do("POST", "/login/2fa", url.Values{"code": {code(t, clock, secret)}}); at != "/" {
+		t.Fatalf("the second factor landed on %s: %.300s", at, body)
+	}
+	clock.Advance(3 * time.Hour)
+	if _, at, _ := c.do("GET", "/sessions", nil); at == "/sessions" {
+		t.Error("a sign-in without Remember me still works after 3 idle hours, want it ended after 2")
 	}
 }

@@ -132,7 +132,15 @@ func newApp(cfg appConfig) (_ *app, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Unauthenticated: http.HandlerFunc(a.unauthenticated),
 		ErrorHandler:    a.storageFailure,
-		MeterProvider:   a.tel.provider,
+		// Logging out clears the cache and storage but not every cookie:
+		// "Don't ask again on this browser" (the trusted-browser cookie)
+		// must outlive a sign-out to mean anything. Logout expires the
+		// session cookie itself all the same.
+		ClearSiteData: `"cache", "storage"`,
+		// The sign-in and code pages state these two durations.
+		SessionOnlyIdleTimeout: 2 * time.Hour,
+		TrustedBrowsers:        session.TrustedBrowsersConfig{Duration: 30 * 24 * time.Hour},
+		MeterProvider:          a.tel.provider,
 	})
 	if err != nil {
 		return nil, err
@@ -221,6 +229,8 @@ func (a *app) newHandler() http.Handler {
 	mux.Handle("GET /two-factor/recovery-codes", page(a.recoveryCodesPage))
 	mux.Handle("POST /two-factor/recovery-codes", action(a.regenerateRecoveryCodes))
 	mux.Handle("POST /two-factor/disable", action(a.disableTwoFactor))
+	mux.Handle("GET /two-factor/trusted-browsers/{id}", page(a.trustedBrowserPage))             // trusted.go
+	mux.Handle("POST /two-factor/trusted-browsers/{id}/remove", action(a.removeTrustedBrowser)) // trusted.go
 
 	mux.Handle("GET /apps", page(a.appsPage))
 	mux.Handle("POST /apps/demo", action(a.authorizeDemoApp))
@@ -375,9 +385,12 @@ var messages = map[string]message{
 	"replayed-code":   {Text: replayedCodeText, Kind: kindError, Field: "code"},
 	"locked": {Text: "Too many wrong codes, so codes are not checked for now.", Kind: kindError, Field: "code",
 		Count: [3]string{"Try again in a minute.", "Try again in 1 minute.", "Try again in %d minutes."}},
-	"setup-expired": {Text: "That setup is no longer available. Start again.", Kind: kindError},
-	"app-revoked":   {Text: "Access revoked. The app's token stopped working.", Kind: kindSuccess},
-	"app-not-found": {Text: "That app is no longer connected.", Kind: kindError},
+	"setup-expired":     {Text: "That setup is no longer available. Start again.", Kind: kindError},
+	"browser-trusted":   {Text: "This browser is trusted: logging in here won't ask for a code for 30 days.", Kind: kindSuccess},
+	"browser-removed":   {Text: "That browser is no longer trusted: logging in there asks for a code again.", Kind: kindSuccess},
+	"browser-not-found": {Text: "That browser is no longer trusted.", Kind: kindError},
+	"app-revoked":       {Text: "Access revoked. The app's token stopped working.", Kind: kindSuccess},
+	"app-not-found":     {Text: "That app is no longer connected.", Kind: kindError},
 	"password-changed": {Text: "Your password was changed.", Kind: kindSuccess,
 		Count: [3]string{"No other session was logged in.", "1 other session was logged out.", "%d other sessions were logged out."}},
 }

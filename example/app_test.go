@@ -71,9 +71,10 @@ func (c *client) do(method, path string, form url.Values) (int, string, string) 
 	return resp.StatusCode, resp.Request.URL.RequestURI(), string(b)
 }
 
+// login signs in as the form does by default: "Remember me" is ticked.
 func (c *client) login(user, password string) string {
 	c.t.Helper()
-	_, path, body := c.do("POST", "/login", url.Values{"username": {user}, "password": {password}})
+	_, path, body := c.do("POST", "/login", url.Values{"username": {user}, "password": {password}, "remember": {"on"}})
 	if path != "/" {
 		c.t.Fatalf("login as %s landed on %s: %s", user, path, body)
 	}

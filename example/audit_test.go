@@ -251,8 +251,40 @@ func TestBrowserPages(t *testing.T) {
 	au.check("second factor, recovery code", "recovery_code")
 	laptop.open("/login/2fa")
 	laptop.enterCode("#code", secret, clock)
+	// "Don't ask again on this browser", by its label as a person would.
+	laptop.do(chromedp.Click(chromedp.CSS(`label[for="trust"]`), chromedp.NodeVisible))
+	if !runIn(laptop, chromedp.Evaluate[bool](`document.getElementById("trust").checked`)) {
+		t.Error("clicking the label did not tick Don't ask again on this browser")
+	}
 	laptop.submit(`form[action="/login/2fa"] button[type=submit]`)
+	laptop.expect("/?m=browser-trusted", "Hello, demo", "This browser is trusted")
+	au.check("home, browser trusted", "")
+
+	// Trusted: logging out and in again skips the code on this browser
+	// (the logout's Clear-Site-Data leaves cookies alone).
+	laptop.signOut()
+	laptop.signIn(demoUser, demoPassword)
 	laptop.expect("/", "Hello, demo")
+
+	laptop.open("/two-factor")
+	laptop.expect("/two-factor", "Trusted browsers", "Chrome")
+	au.check("two-factor on, a trusted browser", "")
+	laptop.do(chromedp.Click(chromedp.CSS(`li.trusted-browser form[data-post] button`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	if got := runIn(laptop, chromedp.Text(chromedp.CSS("dialog.confirm-dialog"))); !strings.Contains(got, "Stop trusting Chrome") || !strings.Contains(got, "will ask for a code") {
+		t.Errorf("the dialog says %q, want the question and the consequence", got)
+	}
+	au.check("trusted browser remove dialog", "confirm-dialog-cancel")
+	laptop.do(chromedp.Click(chromedp.CSS("#confirm-dialog-cancel"), chromedp.NodeVisible))
+	runIn(laptop, chromedp.Poll[bool](`document.querySelectorAll("dialog").length === 0`))
+	trustedID := runIn(laptop, chromedp.Evaluate[string](`document.querySelector("li.trusted-browser").dataset.id`))
+	laptop.open("/two-factor/trusted-browsers/" + trustedID)
+	au.check("trusted browser remove confirmation", "")
+	laptop.submit(`form[action$="/remove"] button`)
+	laptop.expect("/two-factor?m=browser-removed", "is no longer trusted", "No browser is trusted.")
+	au.check("trusted browser removed", "")
+	laptop.signOut()
+	laptop.signIn(demoUser, demoPassword)
+	laptop.expect("/login/2fa", "Code from your authenticator app")
 }
 
 // newDemoServer serves an app with the demo data of -demo (seedDemo) on a

@@ -39,19 +39,26 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	// The "remember me" box: unticked, the session ends with the browser
+	// and after SessionOnlyIdleTimeout without activity.
+	remember := r.PostFormValue("remember") != ""
+	form := url.Values{"username": {username}, "remember": {""}}
+	if remember {
+		form.Set("remember", "on")
+	}
 	u, err := a.verifyPassword(w, r, username, password)
 	switch {
 	case errors.Is(err, errTooManyPasswords):
-		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Log in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Field: "password", Form: url.Values{"username": {username}}})
+		a.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Log in", Error: "Too many wrong passwords for this account. Please wait a while and try again.", Field: "password", Form: form})
 		return
 	case errors.Is(err, errBadCredentials):
-		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Log in", Error: "Wrong username or password.", Field: "password", Form: url.Values{"username": {username}}})
+		a.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Log in", Error: "Wrong username or password.", Field: "password", Form: form})
 		return
 	case err != nil:
 		a.serverError(w, r, err)
 		return
 	}
-	pending, err := a.tf.SignIn(w, r, u.ID)
+	pending, err := a.tf.SignInWithOptions(w, r, u.ID, session.LoginOptions{Remember: remember})
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -129,6 +136,17 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
+	trusted := false
+	if r.PostFormValue("trust") != "" {
+		// "Don't ask again on this browser", right after the second
+		// factor passed on this request. The sign-in is complete either
+		// way: a failure here only means the code is asked next time.
+		if _, err := a.m.TrustedBrowsers().Trust(w, r, audit, s.UserID); err != nil {
+			a.cfg.Logger.Error("example: trusting a browser", "err", err)
+		} else {
+			trusted = true
+		}
+	}
 	if recovery {
 		st, err := a.tf.Status(r.Context(), s.UserID)
 		if err != nil {
@@ -136,6 +154,10 @@ func (a *app) secondFactor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		redirect(w, r, "/", "recovery-used", st.RecoveryCodesLeft)
+		return
+	}
+	if trusted {
+		redirect(w, r, "/", "browser-trusted")
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

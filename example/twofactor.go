@@ -24,6 +24,10 @@ type twoFactorView struct {
 	// NeedsConfirm: the last authentication is too old, so enrolling,
 	// regenerating codes and disabling ask for the password.
 	NeedsConfirm bool
+	// Trusted are the browsers that skip the second factor.
+	Trusted []session.TrustedBrowserInfo
+	// TrustedConsequence says what removing one does.
+	TrustedConsequence string
 }
 
 type enrollmentView struct {
@@ -43,7 +47,13 @@ func (a *app) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	v := twoFactorView{Status: st, NeedsConfirm: !a.m.RecentlyAuthenticated(s)}
+	v := twoFactorView{Status: st, NeedsConfirm: !a.m.RecentlyAuthenticated(s), TrustedConsequence: trustedBrowserConsequence}
+	if st.Enabled {
+		if v.Trusted, err = a.trustedBrowsers(r, s.UserID); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+	}
 	if st.Pending && !st.Enabled {
 		if rv, ok := a.readReveal(r, s, revealEnrollment); ok {
 			if v.Enrollment, err = enrollmentFor(rv); err != nil {

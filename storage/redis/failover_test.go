@@ -26,6 +26,23 @@ func openOn(t *testing.T, url string, opts redis.Options) *redis.Store {
 	return s
 }
 
+// openAfterFailover opens a store as a new app instance would right after
+// a failover: the surviving servers may still name the dead primary for a
+// moment, and Open fails (closed) until they agree, so it is retried.
+func openAfterFailover(t *testing.T, url string, opts redis.Options) *redis.Store {
+	t.Helper()
+	var s *redis.Store
+	eventually(t, 30*time.Second, "Open after the failover", func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		var err error
+		s, err = redis.Open(ctx, url, opts)
+		return err
+	})
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // eventually retries op until it succeeds (a client finding the new
 // primary after a failover), or fails t after d.
 func eventually(t *testing.T, d time.Duration, what string, op func() error) {
@@ -89,7 +106,7 @@ func TestSentinelForcedFailoverAfterRevokeAllBringsNothingBack(t *testing.T) {
 	waitUntil(t, 30*time.Second, "Sentinel promotes the replica", func() bool {
 		return set.masterAddr(t) == set.replica.addr
 	})
-	fresh := openOn(t, set.url(), opts)
+	fresh := openAfterFailover(t, set.url(), opts)
 	for _, s := range []*redis.Store{b, fresh} {
 		for i, x := range sessions {
 			eventually(t, 15*time.Second, "GetSession after the failover", func() error {
@@ -344,7 +361,7 @@ func TestClusterForcedFailoverAfterRevokeAllBringsNothingBack(t *testing.T) {
 		return len(role) > 0 && role[0] == "master"
 	})
 
-	fresh := openOn(t, "redis://"+c.r1.addr+"?addr="+c.m2.addr, opts)
+	fresh := openAfterFailover(t, "redis://"+c.r1.addr+"?addr="+c.m2.addr, opts)
 	for _, s := range []*redis.Store{b, fresh} {
 		for i, x := range sessions {
 			eventually(t, 30*time.Second, "GetSession after the failover", func() error {

@@ -99,8 +99,17 @@ func TestFeedCarriesRevocationsWhileListenIsDeaf(t *testing.T) {
 		want := revoke(t, peer, "user-deaf-"+strconv.Itoa(i))
 		waitWithin(t, "a revocation by the feed", 2*50*time.Millisecond+schedulingSlack, func() bool { return n.has(want) })
 	}
-	if got := len(delivered.snapshot()); got != 1 {
-		t.Errorf("delivery failures reported while the feed works: got %d, want 1", got)
+	// The missed test notice is reported once, not at every ping while the
+	// feed carries the revocations. (A feed read that overruns its interval
+	// on a loaded machine is a failure of its own and may be reported too.)
+	missed := 0
+	for _, err := range delivered.snapshot() {
+		if errors.Is(err, postgres.ErrNoTestNotice) {
+			missed++
+		}
+	}
+	if missed != 1 {
+		t.Errorf("missed test notices reported while the feed works: got %d, want 1 (all reports: %v)", missed, delivered.snapshot())
 	}
 
 	// LISTEN comes back, and carries revocations again.

@@ -99,6 +99,14 @@ type AttemptPolicy struct {
 	// §3.2.2: never more than 100). Once reached, every attempt is refused
 	// until [ThrottleStore.ResetAttempts].
 	MaxFailures int
+	// Retention is how long a record outlives the attempt that last wrote
+	// it (see [AttemptPolicy.ExpiresAt]); [ThrottleRetention] is the
+	// suggested value. Zero (the default) means never: the record stays
+	// until [ThrottleStore.ResetAttempts], so failures count across any
+	// pause, as a hard cap on consecutive failures requires. Policies keyed
+	// by attacker-chosen values (typed usernames, client addresses) must
+	// set it, or their records accumulate without bound.
+	Retention time.Duration
 }
 
 // Next is the pure rule every backend applies atomically: given the current
@@ -126,22 +134,22 @@ func (p AttemptPolicy) Next(t Throttle, now time.Time) (Throttle, error) {
 	return t, nil
 }
 
-// ThrottleRetention is how long a throttle record outlives the attempt that
-// last wrote it (see [AttemptPolicy.ExpiresAt]): a day, so that failures
-// spread over hours still climb the exponential backoff, while the records
-// of sprayed usernames and addresses do not accumulate forever.
+// ThrottleRetention is the suggested [AttemptPolicy.Retention]: a day, so
+// that failures spread over hours still climb the exponential backoff,
+// while the records of sprayed usernames and addresses do not accumulate
+// forever.
 const ThrottleRetention = 24 * time.Hour
 
 // ExpiresAt is when a record holding t, written by an attempt at now, may be
-// removed: the later of the end of its lockout and now +
-// [ThrottleRetention]. It returns the zero time (never) when t has reached
-// p.MaxFailures: that lock is permanent until [ThrottleStore.ResetAttempts]
-// and must not expire.
+// removed: the later of the end of its lockout and now + p.Retention. It
+// returns the zero time (never) when p.Retention is zero, and when t has
+// reached p.MaxFailures: that lock is permanent until
+// [ThrottleStore.ResetAttempts] and must not expire.
 func (p AttemptPolicy) ExpiresAt(t Throttle, now time.Time) time.Time {
-	if t.Failures >= p.MaxFailures {
+	if p.Retention <= 0 || t.Failures >= p.MaxFailures {
 		return time.Time{}
 	}
-	exp := now.Add(ThrottleRetention)
+	exp := now.Add(p.Retention)
 	if t.LockedUntil.After(exp) {
 		exp = t.LockedUntil
 	}
@@ -154,8 +162,9 @@ func (p AttemptPolicy) ExpiresAt(t Throttle, now time.Time) time.Time {
 // any client address) cannot grow the store without bound: each successful
 // [ThrottleStore.ReserveAttempt] stores p.ExpiresAt of the new state along
 // with it. A record whose expiry is not after now is removable: it is no
-// longer locked, and its last failure is at least [ThrottleRetention] old.
-// A record that reached p.MaxFailures never expires. Expired records are
+// longer locked, and its last failure is at least p.Retention old. A
+// record written under a policy without Retention, or that reached
+// p.MaxFailures, never expires. Expired records are
 // removed by [ThrottleStore.DeleteExpiredThrottles] (run by each backend's
 // background sweep) or, on Redis, by a key TTL set in the same
 // transaction as the record.

@@ -20,9 +20,10 @@ func TestSweepRemovesExpiredThrottles(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	policies := map[string]storage.AttemptPolicy{
-		"expiring":  {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10},
-		"locked":    {FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10},
-		"permanent": {FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1},
+		"expiring":   {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10, Retention: storage.ThrottleRetention},
+		"locked":     {FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10, Retention: storage.ThrottleRetention},
+		"unretained": {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10},
+		"permanent":  {FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1, Retention: storage.ThrottleRetention},
 	}
 	for user, p := range policies {
 		if _, err := s.ReserveAttempt(ctx, user, base, p); err != nil {
@@ -53,7 +54,7 @@ func TestSweepRemovesExpiredThrottles(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // polling for the background sweep
 	}
-	for _, user := range []string{"locked", "permanent"} {
+	for _, user := range []string{"locked", "permanent", "unretained"} {
 		if !has(user) {
 			t.Errorf("%s record after the sweep: got swept, want kept", user)
 		}

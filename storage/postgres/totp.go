@@ -161,8 +161,9 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 // concurrent attempts queue and each sees the previous one's result. (An
 // INSERT ... DO NOTHING followed by SELECT ... FOR UPDATE would find no
 // row when a ResetAttempts deletes it in between.) A new row is inserted
-// expiring at now + storage.ThrottleRetention, so even a refused attempt
-// leaves nothing that never expires; a row expired at now counts as none.
+// with the expiry of the zero state, so that even a refused attempt leaves
+// nothing that outlives the policy's Retention; a row expired at now
+// counts as none.
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	var cur, next storage.Throttle
 	var policyErr error
@@ -170,7 +171,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 		var lockedUntil, expiresAt *time.Time
 		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {schema}.attempt_throttles (user_id, failures, expires_at) VALUES ($1, 0, $2)
 ON CONFLICT (user_id) DO UPDATE SET failures = attempt_throttles.failures
-RETURNING failures, locked_until, expires_at`), userID, now.Add(storage.ThrottleRetention)).Scan(&cur.Failures, &lockedUntil, &expiresAt); err != nil {
+RETURNING failures, locked_until, expires_at`), userID, nullTime(p.ExpiresAt(storage.Throttle{}, now))).Scan(&cur.Failures, &lockedUntil, &expiresAt); err != nil {
 			return err
 		}
 		cur.LockedUntil = timeOrZero(lockedUntil)

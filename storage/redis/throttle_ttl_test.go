@@ -15,9 +15,9 @@ func TestThrottleKeysExpireByTTL(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, redis.Options{})
 	ctx := t.Context()
-	short := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10}
-	long := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10}
-	permanent := storage.AttemptPolicy{FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1}
+	short := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10, Retention: storage.ThrottleRetention}
+	long := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10, Retention: storage.ThrottleRetention}
+	permanent := storage.AttemptPolicy{FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1, Retention: storage.ThrottleRetention}
 	now := time.Now()
 	tests := []struct {
 		name     string
@@ -27,6 +27,7 @@ func TestThrottleKeysExpireByTTL(t *testing.T) {
 		{"a failure is kept for the retention", short, storage.ThrottleRetention - time.Minute, storage.ThrottleRetention},
 		{"a lockout longer than the retention is kept until it ends", long, 48*time.Hour - time.Minute, 48 * time.Hour},
 		{"a permanent lock has no TTL", permanent, -1, -1},
+		{"a policy without Retention sets no TTL", storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10}, -1, -1},
 	}
 	for _, tt := range tests {
 		user := "ttl-" + tt.name

@@ -20,9 +20,10 @@ func TestSweepDeletesExpiredThrottles(t *testing.T) {
 	s := open(t, path, sqlite.Options{SweepInterval: 10 * time.Millisecond, Now: clk.Now})
 	ctx := t.Context()
 	policies := map[string]storage.AttemptPolicy{
-		"expiring":  {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10},
-		"locked":    {FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10},
-		"permanent": {FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1},
+		"expiring":   {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10, Retention: storage.ThrottleRetention},
+		"locked":     {FreeAttempts: 1, BaseLockout: 48 * time.Hour, MaxLockout: 48 * time.Hour, MaxFailures: 10, Retention: storage.ThrottleRetention},
+		"unretained": {FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 10},
+		"permanent":  {FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Minute, MaxFailures: 1, Retention: storage.ThrottleRetention},
 	}
 	for user, p := range policies {
 		if _, err := s.ReserveAttempt(ctx, user, base, p); err != nil {
@@ -44,7 +45,7 @@ func TestSweepDeletesExpiredThrottles(t *testing.T) {
 	}
 	clk.Set(base.Add(storage.ThrottleRetention))
 	eventually(t, "the expired throttle row is swept", func() bool { return !has("expiring") })
-	for _, user := range []string{"locked", "permanent"} {
+	for _, user := range []string{"locked", "permanent", "unretained"} {
 		if !has(user) {
 			t.Errorf("%s row after the sweep: got swept, want kept", user)
 		}

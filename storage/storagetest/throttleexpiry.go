@@ -19,11 +19,12 @@ func throttleExpiryCases() []testCase {
 		{"ALiveLockoutIsKept", testThrottleLiveLockoutKept},
 		{"ALockoutLongerThanTheRetentionIsKeptUntilItEnds", testThrottleLongLockoutKept},
 		{"APermanentLockNeverExpires", testThrottlePermanentLockKept},
+		{"APolicyWithoutRetentionNeverExpires", testThrottleNoRetentionKept},
 	}
 }
 
 // expiryPolicy locks from the first failure, for a minute.
-var expiryPolicy = storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 10}
+var expiryPolicy = storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 10, Retention: storage.ThrottleRetention}
 
 func mustReserve(t *testing.T, s storage.Store, user string, at time.Time, p storage.AttemptPolicy) storage.Throttle {
 	t.Helper()
@@ -49,7 +50,7 @@ func testThrottleExpired(t *testing.T, e *env) {
 
 func testThrottleExpiredStartsAfresh(t *testing.T, e *env) {
 	s, user := e.store, randomID()
-	p := storage.AttemptPolicy{FreeAttempts: 2, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 10}
+	p := storage.AttemptPolicy{FreeAttempts: 2, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 10, Retention: storage.ThrottleRetention}
 	old := now().Add(-storage.ThrottleRetention - time.Hour)
 	mustReserve(t, s, user, old, p)
 	mustReserve(t, s, user, old, p) // locked for a minute, expires a day later
@@ -82,7 +83,7 @@ func testThrottleLiveLockoutKept(t *testing.T, e *env) {
 
 func testThrottleLongLockoutKept(t *testing.T, e *env) {
 	s, user := e.store, randomID()
-	p := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: 3 * storage.ThrottleRetention, MaxLockout: 3 * storage.ThrottleRetention, MaxFailures: 10}
+	p := storage.AttemptPolicy{FreeAttempts: 1, BaseLockout: 3 * storage.ThrottleRetention, MaxLockout: 3 * storage.ThrottleRetention, MaxFailures: 10, Retention: storage.ThrottleRetention}
 	// Written 2 days ago: its failure is older than the retention, but it
 	// stays locked for one more day.
 	want := mustReserve(t, s, user, now().Add(-2*storage.ThrottleRetention), p)
@@ -94,11 +95,24 @@ func testThrottleLongLockoutKept(t *testing.T, e *env) {
 
 func testThrottlePermanentLockKept(t *testing.T, e *env) {
 	s, user := e.store, randomID()
-	p := storage.AttemptPolicy{FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 1}
+	p := storage.AttemptPolicy{FreeAttempts: 5, BaseLockout: time.Minute, MaxLockout: time.Hour, MaxFailures: 1, Retention: storage.ThrottleRetention}
 	// MaxFailures reached a week ago, without a lockout: refused until reset.
 	want := mustReserve(t, s, user, now().Add(-7*storage.ThrottleRetention), p)
 	mustSweepThrottles(t, s, now())
 	checkEqual(t, "GetThrottle of a permanent lock after the sweep", mustGetThrottle(t, s, user), want)
 	_, err := s.ReserveAttempt(t.Context(), user, now(), p)
 	checkErr(t, "ReserveAttempt at the permanent lock", err, storage.ErrLocked)
+}
+
+func testThrottleNoRetentionKept(t *testing.T, e *env) {
+	s, user := e.store, randomID()
+	p := expiryPolicy
+	p.Retention = 0
+	// A failure a week ago, its lockout long over: still counted.
+	want := mustReserve(t, s, user, now().Add(-7*storage.ThrottleRetention), p)
+	mustSweepThrottles(t, s, now())
+	checkEqual(t, "GetThrottle of a record without retention after the sweep", mustGetThrottle(t, s, user), want)
+	at := now()
+	got := mustReserve(t, s, user, at, p)
+	checkEqual(t, "ReserveAttempt a week later", got, storage.Throttle{Failures: 2, LockedUntil: at.Add(2 * time.Minute)})
 }

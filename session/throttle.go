@@ -25,6 +25,11 @@ const (
 	DefaultPasswordAddressBaseLockout  = time.Second
 	DefaultPasswordAddressMaxLockout   = time.Minute
 	DefaultPasswordAddressWindow       = time.Hour
+	// DefaultPasswordThrottleRetention is the Retention given to the
+	// Account and Address policies that have none: their records are keyed
+	// by whatever is typed or wherever requests come from, so they must
+	// expire (see storage.ThrottleStore).
+	DefaultPasswordThrottleRetention = storage.ThrottleRetention
 )
 
 // ErrThrottled: too many password attempts for this account or from this
@@ -71,10 +76,13 @@ func (e *ThrottledError) SetRetryAfter(w http.ResponseWriter) {
 // that an attacker's own account cannot reset it.
 type PasswordThrottleConfig struct {
 	// Account is the policy per account. Default 10 free attempts, 1 min
-	// doubling to 1 h, no hard cap.
+	// doubling to 1 h, no hard cap. Records are removed a Retention
+	// (default DefaultPasswordThrottleRetention, 24 h) after their last
+	// attempt, or when their lockout ends if that is later.
 	Account storage.AttemptPolicy
 	// Address is the policy per client address and window. Default 100
-	// free attempts, 1 s doubling to 1 min, no hard cap.
+	// free attempts, 1 s doubling to 1 min, no hard cap; Retention as for
+	// Account.
 	Address storage.AttemptPolicy
 	// AddressWindow is how long an address's count lives. Default 1 h.
 	AddressWindow time.Duration
@@ -88,6 +96,8 @@ func (c *PasswordThrottleConfig) setDefaults() {
 		c.Address = storage.AttemptPolicy{FreeAttempts: DefaultPasswordAddressFreeAttempts, BaseLockout: DefaultPasswordAddressBaseLockout, MaxLockout: DefaultPasswordAddressMaxLockout, MaxFailures: math.MaxInt32}
 	}
 	setDefault(&c.AddressWindow, DefaultPasswordAddressWindow)
+	setDefault(&c.Account.Retention, DefaultPasswordThrottleRetention)
+	setDefault(&c.Address.Retention, DefaultPasswordThrottleRetention)
 }
 
 func (c *PasswordThrottleConfig) validate() error {

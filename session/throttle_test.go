@@ -201,3 +201,30 @@ func TestPasswordThrottleWithoutRequest(t *testing.T) {
 		t.Errorf("the 11th attempt on one account without a request: got %v, want ErrThrottled", err)
 	}
 }
+
+// TestPasswordThrottleRecordsExpire: the records of sprayed usernames and
+// of an address are removable DefaultPasswordThrottleRetention after their
+// last attempt, and not before, so they cannot pile up in the store.
+func TestPasswordThrottleRecordsExpire(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	store := newMemoryStore(t)
+	m := newTestManager(t, store, clock, nil)
+	th := m.PasswordThrottle()
+	at := clock.Now()
+	for i := range 3 {
+		if err := reserve(th, "192.0.2.1:1234", "sprayed-"+itoa(i), ""); err != nil {
+			t.Fatalf("attempt %d: got %v, want nil", i+1, err)
+		}
+	}
+	ctx := context.Background()
+	n, err := store.DeleteExpiredThrottles(ctx, at.Add(DefaultPasswordThrottleRetention-time.Second))
+	if err != nil || n != 0 {
+		t.Fatalf("DeleteExpiredThrottles within the retention: got %d, %v, want 0, nil", n, err)
+	}
+	// Three usernames and one address window.
+	n, err = store.DeleteExpiredThrottles(ctx, at.Add(DefaultPasswordThrottleRetention))
+	if err != nil || n != 4 {
+		t.Fatalf("DeleteExpiredThrottles after the retention: got %d, %v, want 4, nil", n, err)
+	}
+}

@@ -56,3 +56,30 @@ func TestAttemptPolicyNext(t *testing.T) {
 		})
 	}
 }
+
+func TestAttemptPolicyExpiresAt(t *testing.T) {
+	p := storage.AttemptPolicy{FreeAttempts: 3, BaseLockout: time.Minute, MaxLockout: 72 * time.Hour, MaxFailures: 5, Retention: storage.ThrottleRetention}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		t    storage.Throttle
+		want time.Time
+	}{
+		{"a failure without a lockout is kept for the retention", storage.Throttle{Failures: 1}, now.Add(storage.ThrottleRetention)},
+		{"a short lockout is kept for the retention", storage.Throttle{Failures: 3, LockedUntil: now.Add(time.Minute)}, now.Add(storage.ThrottleRetention)},
+		{"a lockout longer than the retention is kept until it ends", storage.Throttle{Failures: 4, LockedUntil: now.Add(48 * time.Hour)}, now.Add(48 * time.Hour)},
+		{"a record at MaxFailures never expires", storage.Throttle{Failures: 5, LockedUntil: now.Add(72 * time.Hour)}, time.Time{}},
+	}
+	noRetention := p
+	noRetention.Retention = 0
+	if got := noRetention.ExpiresAt(storage.Throttle{Failures: 1}, now); !got.IsZero() {
+		t.Errorf("ExpiresAt under a policy without Retention: got %v, want the zero time (never)", got)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.ExpiresAt(tt.t, now); !got.Equal(tt.want) {
+				t.Errorf("ExpiresAt(%+v): got %v, want %v", tt.t, got, tt.want)
+			}
+		})
+	}
+}

@@ -99,6 +99,14 @@ type AttemptPolicy struct {
 	// §3.2.2: never more than 100). Once reached, every attempt is refused
 	// until [ThrottleStore.ResetAttempts].
 	MaxFailures int
+	// Retention is how long a record outlives the attempt that last wrote
+	// it (see [AttemptPolicy.ExpiresAt]); [ThrottleRetention] is the
+	// suggested value. Zero (the default) means never: the record stays
+	// until [ThrottleStore.ResetAttempts], so failures count across any
+	// pause, as a hard cap on consecutive failures requires. Policies keyed
+	// by attacker-chosen values (typed usernames, client addresses) must
+	// set it, or their records accumulate without bound.
+	Retention time.Duration
 }
 
 // Next is the pure rule every backend applies atomically: given the current
@@ -126,17 +134,59 @@ func (p AttemptPolicy) Next(t Throttle, now time.Time) (Throttle, error) {
 	return t, nil
 }
 
+// ThrottleRetention is the suggested [AttemptPolicy.Retention]: a day, so
+// that failures spread over hours still climb the exponential backoff,
+// while the records of sprayed usernames and addresses do not accumulate
+// forever.
+const ThrottleRetention = 24 * time.Hour
+
+// ExpiresAt is when a record holding t, written by an attempt at now, may be
+// removed: the later of the end of its lockout and now + p.Retention. It
+// returns the zero time (never) when p.Retention is zero, and when t has
+// reached p.MaxFailures: that lock is permanent until
+// [ThrottleStore.ResetAttempts] and must not expire.
+func (p AttemptPolicy) ExpiresAt(t Throttle, now time.Time) time.Time {
+	if p.Retention <= 0 || t.Failures >= p.MaxFailures {
+		return time.Time{}
+	}
+	exp := now.Add(p.Retention)
+	if t.LockedUntil.After(exp) {
+		exp = t.LockedUntil
+	}
+	return exp
+}
+
 // ThrottleStore keeps per-user second-factor attempt counters.
+//
+// Records expire so that keys chosen by an attacker (any typed username,
+// any client address) cannot grow the store without bound: each successful
+// [ThrottleStore.ReserveAttempt] stores p.ExpiresAt of the new state along
+// with it. A record whose expiry is not after now is removable: it is no
+// longer locked, and its last failure is at least p.Retention old. A
+// record written under a policy without Retention, or that reached
+// p.MaxFailures, never expires. Expired records are
+// removed by [ThrottleStore.DeleteExpiredThrottles] (run by each backend's
+// background sweep) or, on Redis, by a key TTL set in the same
+// transaction as the record.
 type ThrottleStore interface {
 	// ReserveAttempt atomically applies p.Next to userID's throttle at now
-	// and stores the result. It returns the new state, or the unchanged
-	// state and ErrLocked. A user without a record starts at the zero
-	// Throttle.
+	// and stores the result with its expiry (p.ExpiresAt of the result).
+	// It returns the new state, or the unchanged state and ErrLocked. A
+	// user without a record, or whose record has expired at now, starts at
+	// the zero Throttle.
 	ReserveAttempt(ctx context.Context, userID string, now time.Time, p AttemptPolicy) (Throttle, error)
 
-	// GetThrottle returns userID's state (the zero Throttle if none).
+	// GetThrottle returns userID's state: the zero Throttle if there is
+	// no record, or if it has expired at the store's clock (each backend's
+	// Options.Now) but not been removed yet.
 	GetThrottle(ctx context.Context, userID string) (Throttle, error)
 
-	// ResetAttempts clears userID's failures and lockout. No-op if none.
+	// ResetAttempts clears userID's failures and lockout by removing the
+	// record. No-op if none.
 	ResetAttempts(ctx context.Context, userID string) error
+
+	// DeleteExpiredThrottles removes the records whose expiry is not after
+	// now and returns how many it removed. Permanently locked records are
+	// kept. On Redis the records expire by TTL and this returns 0.
+	DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error)
 }

@@ -100,8 +100,11 @@ const (
 // DefaultPolicy returns the lockout rule used when [Config.Policy] is zero:
 // 5 free attempts, then a 30 s lockout that doubles with every further
 // failure up to 1 h, and never more than 100 consecutive failures (NIST SP
-// 800-63B §3.2.2). It is a function, not a variable, so that no code in the
-// process can weaken the default for every Service.
+// 800-63B §3.2.2). Its records have no Retention, so they never expire:
+// failures count across any pause until a code verifies (records are keyed
+// by user ID, so they are bounded by the user table). It is a function, not
+// a variable, so that no code in the process can weaken the default for
+// every Service.
 func DefaultPolicy() storage.AttemptPolicy {
 	return storage.AttemptPolicy{
 		FreeAttempts: 5,

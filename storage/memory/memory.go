@@ -36,8 +36,8 @@ type Options struct {
 	// SweepInterval is how often expired sessions are removed in the
 	// background. The default (zero or negative) is one minute.
 	SweepInterval time.Duration
-	// Now returns the current time for the background sweep. The default
-	// is time.Now.
+	// Now returns the current time for the background sweep and for
+	// GetThrottle's expiry check. The default is time.Now.
 	Now func() time.Time
 }
 
@@ -65,7 +65,7 @@ type Store struct {
 	userSessions map[string]map[storage.TokenHash]struct{} // user → token hashes
 	totp         map[string]*storage.TOTPCredential        // user → credential
 	recovery     map[string]map[storage.TokenHash]struct{} // user → unused code hashes
-	throttles    map[string]storage.Throttle               // user → state
+	throttles    map[string]throttleRecord                 // user → state
 	grants       map[storage.TokenHash]*storage.AppGrant   // token hash → grant
 	grantIDs     map[string]storage.TokenHash              // grant ID → token hash
 	userGrants   map[string]map[storage.TokenHash]struct{} // user → grant token hashes
@@ -102,7 +102,7 @@ func New(opts Options) *Store {
 		userSessions: make(map[string]map[storage.TokenHash]struct{}),
 		totp:         make(map[string]*storage.TOTPCredential),
 		recovery:     make(map[string]map[storage.TokenHash]struct{}),
-		throttles:    make(map[string]storage.Throttle),
+		throttles:    make(map[string]throttleRecord),
 		grants:       make(map[storage.TokenHash]*storage.AppGrant),
 		grantIDs:     make(map[string]storage.TokenHash),
 		userGrants:   make(map[string]map[storage.TokenHash]struct{}),
@@ -115,7 +115,8 @@ func New(opts Options) *Store {
 	return s
 }
 
-// sweep removes expired sessions every interval until Close.
+// sweep removes expired sessions and throttle records every interval until
+// Close.
 func (s *Store) sweep(interval time.Duration) {
 	defer close(s.done)
 	tick := time.NewTicker(interval)
@@ -126,7 +127,9 @@ func (s *Store) sweep(interval time.Duration) {
 			return
 		case <-tick.C:
 			// Cannot fail: the context is never cancelled.
-			_, _ = s.DeleteExpiredSessions(context.Background(), s.now())
+			now := s.now()
+			_, _ = s.DeleteExpiredSessions(context.Background(), now)
+			_, _ = s.DeleteExpiredThrottles(context.Background(), now)
 		}
 	}
 }
@@ -518,6 +521,18 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 
 // ---- Throttle ----
 
+// throttleRecord is a stored throttle and its expiry (zero: never); see
+// [storage.ThrottleStore].
+type throttleRecord struct {
+	t       storage.Throttle
+	expires time.Time
+}
+
+// expiredAt reports whether r may be removed at now.
+func (r throttleRecord) expiredAt(now time.Time) bool {
+	return !r.expires.IsZero() && !r.expires.After(now)
+}
+
 // ReserveAttempt applies p.Next to userID's throttle at now; see
 // [storage.ThrottleStore].
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
@@ -526,12 +541,15 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.throttles[userID]
-	next, err := p.Next(cur, now)
-	if err != nil {
-		return cur, errLocked
+	rec, ok := s.throttles[userID]
+	if ok && rec.expiredAt(now) {
+		rec = throttleRecord{}
 	}
-	s.throttles[userID] = next
+	next, err := p.Next(rec.t, now)
+	if err != nil {
+		return rec.t, errLocked
+	}
+	s.throttles[userID] = throttleRecord{t: next, expires: p.ExpiresAt(next, now)}
 	return next, nil
 }
 
@@ -540,9 +558,32 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 	if err := ctxErr(ctx); err != nil {
 		return storage.Throttle{}, err
 	}
+	now := s.now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.throttles[userID], nil
+	r := s.throttles[userID]
+	if r.expiredAt(now) {
+		return storage.Throttle{}, nil
+	}
+	return r.t, nil
+}
+
+// DeleteExpiredThrottles removes the throttle records whose expiry is not
+// after now; see [storage.ThrottleStore]. The background sweep calls it.
+func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.throttles {
+		if r.expiredAt(now) {
+			delete(s.throttles, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // ResetAttempts clears userID's throttle state; see [storage.ThrottleStore].

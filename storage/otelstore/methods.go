@@ -32,6 +32,7 @@ const (
 	opReserveAttempt
 	opGetThrottle
 	opResetAttempts
+	opDeleteExpiredThrottles
 	opCreateAppGrant
 	opGetAppGrant
 	opListAppGrants
@@ -87,6 +88,7 @@ var opNames = [numOps]string{
 	"ReserveAttempt",
 	"GetThrottle",
 	"ResetAttempts",
+	"DeleteExpiredThrottles",
 	"CreateAppGrant",
 	"GetAppGrant",
 	"ListAppGrants",
@@ -276,6 +278,14 @@ func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	err := s.next.ResetAttempts(ctx, userID)
 	c.end(ctx, err)
 	return err
+}
+
+// DeleteExpiredThrottles implements [storage.Store], measured and traced.
+func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error) {
+	ctx, c := s.start(ctx, opDeleteExpiredThrottles)
+	v, err := s.next.DeleteExpiredThrottles(ctx, now)
+	c.end(ctx, err)
+	return v, err
 }
 
 // CreateAppGrant implements [storage.Store], measured and traced.

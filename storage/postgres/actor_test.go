@@ -20,7 +20,8 @@ func TestUpgradeKeepsEventsAndAddsActor(t *testing.T) {
 	// Back to the schema of an earlier version, holding one event.
 	events := pgx.Identifier{f.schema, "security_events"}.Sanitize()
 	adminExec(t, f.url, `ALTER TABLE `+events+` DROP COLUMN actor`)
-	adminExec(t, f.url, `DELETE FROM `+pgx.Identifier{f.schema, "schema_migrations"}.Sanitize()+` WHERE version = 6`)
+	adminExec(t, f.url, `ALTER TABLE `+pgx.Identifier{f.schema, "attempt_throttles"}.Sanitize()+` DROP COLUMN expires_at`)
+	adminExec(t, f.url, `DELETE FROM `+pgx.Identifier{f.schema, "schema_migrations"}.Sanitize()+` WHERE version >= 6`)
 	adminExec(t, f.url, `INSERT INTO `+events+` (user_id, type, at, session_handle, ip, device, location, detail)
 VALUES ('alice', 'signed_in', now(), '', '', '', '', '')`)
 

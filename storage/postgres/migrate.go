@@ -102,12 +102,21 @@ const schemaEventActor = `
 ALTER TABLE {schema}.security_events ADD COLUMN actor text NOT NULL DEFAULT '';
 `
 
+// schemaThrottleExpiry is migration 7: each throttle row's expiry
+// (storage.AttemptPolicy.ExpiresAt; NULL is never), indexed for the sweep.
+// Rows from before it keep NULL: they may be permanent locks, whose policy
+// the migration cannot know, and they are a fixed, finite set.
+const schemaThrottleExpiry = `
+ALTER TABLE {schema}.attempt_throttles ADD COLUMN expires_at timestamptz;
+CREATE INDEX attempt_throttles_expires_at ON {schema}.attempt_throttles (expires_at) WHERE expires_at IS NOT NULL;
+`
+
 // migrations returns the schema migrations in order: version i+1 is
 // element i. Never edit a released migration: append a new one. A newer
 // deployment may have applied versions this code does not know; they must
 // stay compatible with it (rolling upgrades), so they are left alone.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaBindings, schemaTrustedBrowsers, schemaPasskeys, schemaEventActor}
+	return []string{schemaV1, schemaV2, schemaBindings, schemaTrustedBrowsers, schemaPasskeys, schemaEventActor, schemaThrottleExpiry}
 }
 
 // migrate brings the tables up to date in schema (empty: the first schema

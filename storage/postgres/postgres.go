@@ -173,8 +173,8 @@ type Options struct {
 	// negative) is 10 seconds.
 	ListenerPingInterval time.Duration
 
-	// Now returns the current time for the background sweep. The default
-	// is time.Now.
+	// Now returns the current time for the background sweep and for
+	// GetThrottle's expiry check. The default is time.Now.
 	Now func() time.Time
 
 	// OnError, if set, receives the errors of background work (sweeps,
@@ -395,6 +395,9 @@ func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
 				s.onError(err)
 			}
 			if err := s.pruneFeed(ctx); err != nil && ctx.Err() == nil {
+				s.onError(err)
+			}
+			if _, err := s.DeleteExpiredThrottles(ctx, s.now()); err != nil && ctx.Err() == nil {
 				s.onError(err)
 			}
 		}

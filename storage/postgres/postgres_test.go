@@ -159,7 +159,7 @@ func TestConformance(t *testing.T) {
 }
 
 // migrations is the number of schema migrations.
-const migrations = 6
+const migrations = 7
 
 func TestConcurrentNewOnAFreshSchemaMigratesOnce(t *testing.T) {
 	t.Parallel()

@@ -160,26 +160,32 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 // one upsert creates the row if missing and locks it either way, so
 // concurrent attempts queue and each sees the previous one's result. (An
 // INSERT ... DO NOTHING followed by SELECT ... FOR UPDATE would find no
-// row when a ResetAttempts deletes it in between.)
+// row when a ResetAttempts deletes it in between.) A new row is inserted
+// with the expiry of the zero state, so that even a refused attempt leaves
+// nothing that outlives the policy's Retention; a row expired at now
+// counts as none.
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	var cur, next storage.Throttle
 	var policyErr error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var lockedUntil *time.Time
-		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {schema}.attempt_throttles (user_id, failures) VALUES ($1, 0)
+		var lockedUntil, expiresAt *time.Time
+		if err := tx.QueryRow(ctx, s.q(`INSERT INTO {schema}.attempt_throttles (user_id, failures, expires_at) VALUES ($1, 0, $2)
 ON CONFLICT (user_id) DO UPDATE SET failures = attempt_throttles.failures
-RETURNING failures, locked_until`), userID).Scan(&cur.Failures, &lockedUntil); err != nil {
+RETURNING failures, locked_until, expires_at`), userID, nullTime(p.ExpiresAt(storage.Throttle{}, now))).Scan(&cur.Failures, &lockedUntil, &expiresAt); err != nil {
 			return err
 		}
 		cur.LockedUntil = timeOrZero(lockedUntil)
+		if expiresAt != nil && !expiresAt.After(now) {
+			cur = storage.Throttle{}
+		}
 		next, policyErr = p.Next(cur, now)
 		if policyErr != nil {
 			return nil
 		}
 		// PostgreSQL keeps microseconds: return what a later read returns.
 		next.LockedUntil = next.LockedUntil.Truncate(time.Microsecond)
-		_, err := tx.Exec(ctx, s.q(`UPDATE {schema}.attempt_throttles SET failures = $2, locked_until = $3 WHERE user_id = $1`),
-			userID, next.Failures, nullTime(next.LockedUntil))
+		_, err := tx.Exec(ctx, s.q(`UPDATE {schema}.attempt_throttles SET failures = $2, locked_until = $3, expires_at = $4 WHERE user_id = $1`),
+			userID, next.Failures, nullTime(next.LockedUntil), nullTime(p.ExpiresAt(next, now)))
 		return err
 	})
 	if err != nil {
@@ -194,14 +200,17 @@ RETURNING failures, locked_until`), userID).Scan(&cur.Failures, &lockedUntil); e
 // GetThrottle returns userID's state (the zero Throttle if none).
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
 	var t storage.Throttle
-	var lockedUntil *time.Time
-	err := s.pool.QueryRow(ctx, s.q(`SELECT failures, locked_until FROM {schema}.attempt_throttles WHERE user_id = $1`), userID).
-		Scan(&t.Failures, &lockedUntil)
+	var lockedUntil, expiresAt *time.Time
+	err := s.pool.QueryRow(ctx, s.q(`SELECT failures, locked_until, expires_at FROM {schema}.attempt_throttles WHERE user_id = $1`), userID).
+		Scan(&t.Failures, &lockedUntil, &expiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Throttle{}, nil
 	}
 	if err != nil {
 		return storage.Throttle{}, wrap(ctx, "get throttle", err)
+	}
+	if expiresAt != nil && !expiresAt.After(s.now()) {
+		return storage.Throttle{}, nil // expired, not swept yet
 	}
 	t.LockedUntil = timeOrZero(lockedUntil)
 	return t, nil
@@ -211,4 +220,14 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	_, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.attempt_throttles WHERE user_id = $1`), userID)
 	return wrap(ctx, "reset attempts", err)
+}
+
+// DeleteExpiredThrottles removes the throttle rows whose expiry is not
+// after now; see [storage.ThrottleStore]. The background sweep calls it.
+func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, s.q(`DELETE FROM {schema}.attempt_throttles WHERE expires_at <= $1`), now)
+	if err != nil {
+		return 0, wrap(ctx, "delete expired throttles", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -81,9 +81,17 @@
 // either a session key or a user's index under memory pressure, the
 // sessions concerned are logged out — eviction never brings a revoked
 // session back. The same holds for app grants. Prefer a maxmemory-policy
-// of noeviction or volatile-*: then only keys with a TTL (sessions) can be
-// evicted, and the indexes, TOTP credentials, recovery codes and throttles
-// stay.
+// of noeviction: under volatile-* only keys with a TTL can be evicted, and
+// the indexes, TOTP credentials and recovery codes stay, but throttle keys
+// carry a TTL too (see below), so evicting one would forget a user's or an
+// address's failed attempts.
+//
+// Throttle keys (th:) expire: each reserved attempt sets the key's TTL to
+// the record's expiry (storage.AttemptPolicy.ExpiresAt: the later of the
+// lockout's end and a day after the attempt; computed from [Options.Now]),
+// so usernames and addresses
+// sprayed at sign-in do not accumulate; a permanent lock (MaxFailures
+// reached) has no TTL.
 //
 // # Key layout
 //
@@ -102,7 +110,7 @@
 //	R ug:<user ID>        hash    the user's grants: grant ID -> token hash
 //	R t:<user ID>         hash    the user's TOTP credential
 //	R rc:<user ID>        set     hex SHA-256 of the user's unused recovery codes
-//	R th:<user ID>        hash    the user's second-factor throttle
+//	R th:<user ID>        hash    the user's second-factor throttle; TTL at its expiry
 //	R tb:<ID>             hash    one trusted browser (trusted.go)
 //	R tbu:<user ID>       set     the user's trusted-browser IDs
 //	R pk:<ID>             hash    one passkey (passkey.go)
@@ -188,7 +196,8 @@ type Options struct {
 	Prefix string
 
 	// Now returns the current time. The store uses it to turn a session's
-	// ExpiresAt into the TTL of its keys. The default is time.Now.
+	// ExpiresAt, and a throttle record's expiry, into the TTL of their
+	// keys, and for GetThrottle's expiry check. The default is time.Now.
 	Now func() time.Time
 
 	// HealthCheckInterval is how long the revocation listener waits on a

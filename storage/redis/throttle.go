@@ -22,6 +22,12 @@ const maxTxRetries = 1000
 // (the same Go rule as every backend) inside a WATCH/MULTI optimistic
 // transaction, retried while another client changes the throttle first.
 // A reserved attempt waits for [Options.MinReplicas] replicas.
+//
+// The same transaction stores the record's expiry (p.ExpiresAt of the new
+// state) in the hash and sets the key's TTL to it, computed from
+// [Options.Now] like a session's (a record already expired is deleted); a
+// permanent lock gets no TTL (PERSIST). A record whose stored expiry is not
+// after now counts as none, as on every backend.
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	const op = "reserve attempt"
 	k := s.key("th", userID)
@@ -31,9 +37,12 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 			nextErr error
 		)
 		err := s.client.Watch(ctx, func(tx *goredis.Tx) error {
-			cur, err := readThrottle(ctx, tx, k)
+			cur, expires, err := readThrottleRecord(ctx, tx, k)
 			if err != nil {
 				return err
+			}
+			if !expires.IsZero() && !expires.After(now) {
+				cur = storage.Throttle{}
 			}
 			next, err := p.Next(cur, now)
 			if err != nil {
@@ -43,11 +52,21 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 			var f fields
 			f.str("failures", strconv.Itoa(next.Failures))
 			f.time("locked", next.LockedUntil)
+			exp := p.ExpiresAt(next, now)
+			f.time("expires", exp)
 			if f.err != nil {
 				return f.err
 			}
 			if _, err := tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 				pipe.HSet(ctx, k, f.args...)
+				switch ttl := exp.Sub(s.now()); {
+				case exp.IsZero():
+					pipe.Persist(ctx, k)
+				case ttl < time.Millisecond:
+					pipe.Del(ctx, k)
+				default:
+					pipe.PExpire(ctx, k, ttl)
+				}
 				return nil
 			}); err != nil {
 				return err
@@ -73,9 +92,12 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 
 // GetThrottle implements [storage.ThrottleStore].
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
-	t, err := readThrottle(ctx, s.client, s.key("th", userID))
+	t, expires, err := readThrottleRecord(ctx, s.client, s.key("th", userID))
 	if err != nil {
 		return storage.Throttle{}, s.wrapErr(ctx, "get throttle", err)
+	}
+	if !expires.IsZero() && !expires.After(s.now()) {
+		return storage.Throttle{}, nil // expired, TTL not fired yet
 	}
 	return t, nil
 }
@@ -88,13 +110,25 @@ func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	return nil
 }
 
-// readThrottle reads the throttle at key k (zero if none).
-func readThrottle(ctx context.Context, c goredis.Cmdable, k string) (storage.Throttle, error) {
-	v, err := c.HMGet(ctx, k, "failures", "locked").Result()
+// DeleteExpiredThrottles implements [storage.ThrottleStore]: throttle keys
+// expire by their TTL (see [Store.ReserveAttempt]), so there is nothing to
+// sweep and it returns 0.
+func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, wrapErr(ctx, "delete expired throttles", err)
+	}
+	return 0, nil
+}
+
+// readThrottleRecord reads the throttle at key k and its expiry (zero if
+// none, or if the record never expires).
+func readThrottleRecord(ctx context.Context, c goredis.Cmdable, k string) (storage.Throttle, time.Time, error) {
+	v, err := c.HMGet(ctx, k, "failures", "locked", "expires").Result()
 	if err != nil {
-		return storage.Throttle{}, err
+		return storage.Throttle{}, time.Time{}, err
 	}
 	r := reader{v: v}
 	t := storage.Throttle{Failures: int(r.int64(0)), LockedUntil: r.time(1)}
-	return t, r.err
+	exp := r.time(2)
+	return t, exp, r.err
 }

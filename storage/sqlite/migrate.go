@@ -109,12 +109,14 @@ var migrations = [][]string{
 	trustedBrowsersSchema,
 	// 5: passkeys and their challenges (passkey.go).
 	passkeysSchema,
+	// 6: throttle expiry (totp.go).
+	throttleExpirySchema,
 }
 
 // SchemaVersion is the schema version this package creates and expects
 // (PRAGMA user_version). [Open] refuses a database with a newer version,
 // written by a later release of this package.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrate brings the database up to SchemaVersion. It runs in one
 // immediate transaction, so concurrent openers (goroutines or processes)

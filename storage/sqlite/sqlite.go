@@ -97,8 +97,9 @@ type Options struct {
 	// whatever the interval.
 	PollInterval time.Duration
 
-	// Now returns the current time for the background sweep and for the
-	// timestamps of revocation-log rows. The default is time.Now.
+	// Now returns the current time for the background sweep, for
+	// GetThrottle's expiry check and for the timestamps of revocation-log
+	// rows. The default is time.Now.
 	Now func() time.Time
 
 	// BusyTimeout is how long an operation waits for a lock held by
@@ -311,7 +312,8 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// sweepLoop removes expired sessions and old revocation-log rows every
+// sweepLoop removes expired sessions, expired throttle records and old
+// revocation-log rows every
 // s.sweep until ctx is done.
 func (s *Store) sweepLoop(ctx context.Context) {
 	defer s.wg.Done()
@@ -335,7 +337,8 @@ func (s *Store) sweepOnce(ctx context.Context) error {
 	_, err1 := s.DeleteExpiredSessions(ctx, now)
 	_, err2 := s.w.ExecContext(ctx, `DELETE FROM revocations WHERE created_at < ?`,
 		encodeTime(now.Add(-s.retention)))
-	return errors.Join(err1, wrap(ctx, "sweep revocation log", err2))
+	_, err3 := s.DeleteExpiredThrottles(ctx, now)
+	return errors.Join(err1, wrap(ctx, "sweep revocation log", err2), err3)
 }
 
 // write runs fn in one immediate transaction on the writer connection and

@@ -145,22 +145,37 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 	return n, nil
 }
 
+// throttleExpirySchema is migration 6: each throttle row's expiry
+// (storage.AttemptPolicy.ExpiresAt; NULL is never), indexed for the sweep.
+// Rows written before it keep NULL: they may be permanent locks, whose policy
+// the migration cannot know, and they are a fixed, finite set.
+var throttleExpirySchema = []string{
+	`ALTER TABLE throttle ADD COLUMN expires_at INTEGER`,
+	`CREATE INDEX throttle_expires_at ON throttle (expires_at) WHERE expires_at IS NOT NULL`,
+}
+
 // ReserveAttempt applies p.Next to userID's throttle at now in one
 // immediate transaction (read, decide, write) and returns the new state,
-// or the unchanged state and ErrLocked. See [storage.ThrottleStore].
+// or the unchanged state and ErrLocked. A row expired at now counts as
+// none. See [storage.ThrottleStore].
 func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time, p storage.AttemptPolicy) (storage.Throttle, error) {
 	var cur, next storage.Throttle
 	err := s.write(ctx, "reserve attempt", func(tx *sql.Tx) error {
 		var err error
-		if cur, err = getThrottle(ctx, tx, userID); err != nil {
+		var expires sql.NullInt64
+		if cur, expires, err = getThrottle(ctx, tx, userID); err != nil {
 			return err
+		}
+		if expires.Valid && expires.Int64 <= encodeTime(now) {
+			cur = storage.Throttle{}
 		}
 		if next, err = p.Next(cur, now); err != nil {
 			return errLocked
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO throttle (user_id, failures, locked_until) VALUES (?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until`,
-			userID, next.Failures, encodeTime(next.LockedUntil))
+		_, err = tx.ExecContext(ctx, `INSERT INTO throttle (user_id, failures, locked_until, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
+				expires_at = excluded.expires_at`,
+			userID, next.Failures, encodeTime(next.LockedUntil), throttleExpiry(p.ExpiresAt(next, now)))
 		return wrap(ctx, "reserve attempt", err)
 	})
 	if err == errLocked {
@@ -172,29 +187,34 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, now time.Time
 	return next, nil
 }
 
-// getThrottle reads userID's throttle through q (the zero Throttle if
-// none).
+// getThrottle reads userID's throttle and its encoded expiry through q
+// (the zero Throttle if none).
 func getThrottle(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, userID string) (storage.Throttle, error) {
+}, userID string) (storage.Throttle, sql.NullInt64, error) {
 	var t storage.Throttle
 	var until int64
-	err := q.QueryRowContext(ctx, `SELECT failures, locked_until FROM throttle WHERE user_id = ?`, userID).
-		Scan(&t.Failures, &until)
+	var expires sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT failures, locked_until, expires_at FROM throttle WHERE user_id = ?`, userID).
+		Scan(&t.Failures, &until, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return storage.Throttle{}, nil
+		return storage.Throttle{}, expires, nil
 	}
 	if err != nil {
-		return storage.Throttle{}, wrap(ctx, "get throttle", err)
+		return storage.Throttle{}, expires, wrap(ctx, "get throttle", err)
 	}
 	t.LockedUntil = decodeTime(until)
-	return t, nil
+	return t, expires, nil
 }
 
 // GetThrottle returns userID's state (the zero Throttle if none). See
 // [storage.ThrottleStore].
 func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttle, error) {
-	return getThrottle(ctx, s.r, userID)
+	t, expires, err := getThrottle(ctx, s.r, userID)
+	if err == nil && expires.Valid && expires.Int64 <= encodeTime(s.now()) {
+		return storage.Throttle{}, nil
+	}
+	return t, err
 }
 
 // ResetAttempts clears userID's failures and lockout; no-op if none. See
@@ -202,4 +222,24 @@ func (s *Store) GetThrottle(ctx context.Context, userID string) (storage.Throttl
 func (s *Store) ResetAttempts(ctx context.Context, userID string) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM throttle WHERE user_id = ?`, userID)
 	return wrap(ctx, "reset attempts", err)
+}
+
+// DeleteExpiredThrottles removes the throttle rows whose expiry is not
+// after now; see [storage.ThrottleStore]. The background sweep calls it.
+func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM throttle WHERE expires_at <= ?`, encodeTime(now))
+	if err != nil {
+		return 0, wrap(ctx, "delete expired throttles", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap(ctx, "delete expired throttles", err)
+}
+
+// throttleExpiry returns the expires_at argument for t: NULL (never) for
+// the zero time.
+func throttleExpiry(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return encodeTime(t)
 }

@@ -57,6 +57,7 @@ func testContextCancelled(t *testing.T, e *env) {
 		{"ReserveAttempt", func() error { _, err := s.ReserveAttempt(ctx, user, now(), p); return err }},
 		{"GetThrottle", func() error { _, err := s.GetThrottle(ctx, user); return err }},
 		{"ResetAttempts", func() error { return s.ResetAttempts(ctx, user) }},
+		{"DeleteExpiredThrottles", func() error { _, err := s.DeleteExpiredThrottles(ctx, now()); return err }},
 		{"CreateAppGrant", func() error { return s.CreateAppGrant(ctx, newGrant(user, now())) }},
 		{"GetAppGrant", func() error { _, err := s.GetAppGrant(ctx, g.TokenHash); return err }},
 		{"ListAppGrants", func() error { _, err := s.ListAppGrants(ctx, user); return err }},

@@ -80,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store, opts ...Option
 		{"TOTP", totpCases()},
 		{"RecoveryCodes", recoveryCases()},
 		{"Throttle", throttleCases()},
+		{"ThrottleExpiry", throttleExpiryCases()},
 		{"AppGrant", appGrantCases()},
 		{"Event", append(eventCases(), eventActorCases()...)},
 		{"DeviceBinding", bindingCases()},

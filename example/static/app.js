@@ -274,7 +274,14 @@ function passkeyRegistration() {
     }).then(function () {
       window.location.assign("/two-factor?m=passkey-added");
     }, function (err) {
-      var message = err.name === "NotAllowedError" ? "The key was not added: the browser's request was cancelled or timed out." : err.message;
+      var message = err.message;
+      if (err.name === "NotAllowedError") {
+        message = "The key was not added: the browser's request was cancelled or timed out.";
+      } else if (err.name === "InvalidStateError") {
+        message = "That key is already on your account.";
+      } else if (err.name !== "Error") {
+        message = "Your browser could not add a key here (" + err.name + "). Open the site at its usual address and try again.";
+      }
       showError(error, message);
       name.setAttribute("aria-invalid", "true");
       name.setAttribute("aria-describedby", "passkey-name-hint passkey-error");

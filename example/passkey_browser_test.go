@@ -125,6 +125,10 @@ func TestBrowserPasskeyCard(t *testing.T) {
 		t.Fatalf("after removing it: got %d keys (%v), want 0", len(list), err)
 	}
 
+	// The security log says what happened, in words.
+	p.open("/security-log")
+	p.expect("/security-log", "Added the security key or passkey “Laptop”", "Used a security key or passkey", "Removed a security key or passkey")
+
 	// The removed key no longer signs in: the page says so and stays put.
 	p.signOut()
 	p.open("/login")

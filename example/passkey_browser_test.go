@@ -28,7 +28,9 @@ type virtualAuthenticatorParams struct {
 // protocol's virtual authenticator (a platform passkey with user
 // verification), the two-factor page's card adds a passkey through
 // navigator.credentials.create, lists and renames it; the password then
-// leads to the second step, which the key completes; after logging out,
+// leads to the second step, which the key completes (trusting the
+// browser when asked, so that the password alone then suffices there);
+// after logging out,
 // "Log in with a passkey" on the sign-in page signs in with it alone; the
 // key is then removed behind the confirmation dialog and can no longer
 // sign in.
@@ -98,8 +100,13 @@ func TestBrowserPasskeyCard(t *testing.T) {
 	if strings.Contains(p.text(), "Code from your authenticator app") {
 		t.Error("the second step asks for an authenticator code the user does not have")
 	}
+	// "Don't ask again on this browser" works with the key as with a code.
+	p.do(chromedp.Click(chromedp.CSS(`label[for="trust"]`), chromedp.NodeVisible))
 	p.do(chromedp.Click(chromedp.CSS(`#passkey-login`), chromedp.NodeVisible))
-	waitFor("/")
+	waitFor("/?m=browser-trusted")
+	p.expect("/?m=browser-trusted", "Hello, demo", "This browser is trusted")
+	p.signOut()
+	p.signIn(demoUser, demoPassword)
 	p.expect("/", "Hello, demo")
 
 	// Log out, then the passkey alone.

@@ -310,15 +310,22 @@ function passkeyLogin() {
   var error = document.getElementById("passkey-login-error");
   document.getElementById("passkey-login").addEventListener("click", function () {
     error.hidden = true;
+    // At the second step, "Don't ask again on this browser" applies to
+    // the key as to a code.
+    var trust = box.getAttribute("data-passkey-login") === "second-factor" && document.getElementById("trust");
     postJSON("/auth/passkeys/login/begin", {}).then(function (begin) {
       var o = begin.options.publicKey;
       o.challenge = b64urlToBuffer(o.challenge);
       (o.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuffer(c.id); });
       return navigator.credentials.get({ publicKey: o }).then(function (cred) {
-        return postJSON("/auth/passkeys/login/finish", { challenge_id: begin.challenge_id, credential: credentialJSON(cred) });
+        var body = { challenge_id: begin.challenge_id, credential: credentialJSON(cred) };
+        if (trust && trust.checked) {
+          body.trust_browser = true;
+        }
+        return postJSON("/auth/passkeys/login/finish", body);
       });
-    }).then(function () {
-      window.location.assign("/");
+    }).then(function (done) {
+      window.location.assign(done.trusted_browser ? "/?m=browser-trusted" : "/");
     }, function (err) {
       showError(error, err.name === "NotAllowedError" ? "No passkey was used: the browser's request was cancelled or timed out." : err.message);
     });

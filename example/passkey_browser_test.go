@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,15 @@ func TestBrowserPasskeyCard(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	// With axe-core at hand, the states only this test reaches (a real key
+	// at the relying party's origin) are audited like TestBrowserPages's.
+	audit := func(string, string) {}
+	if os.Getenv("SESSION_TEST_AXE") != "" {
+		au := &auditor{t: t, p: p, axe: axeSource(t)}
+		audit = au.check
+	} else {
+		t.Log("SESSION_TEST_AXE is not set: the passkey page states are not audited")
+	}
 	waitFor := func(path string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -83,6 +93,7 @@ func TestBrowserPasskeyCard(t *testing.T) {
 	p.do(chromedp.Click(chromedp.CSS(`#passkey-register button[type=submit]`), chromedp.NodeVisible))
 	waitFor("/two-factor?m=passkey-added")
 	p.expect("/two-factor?m=passkey-added", "Your security key or passkey was added", "Laptop", "never used")
+	audit("a passkey added", "")
 
 	// Rename it.
 	id := runIn(p, chromedp.Evaluate[string](`document.querySelector("li.passkey").dataset.id`))
@@ -97,6 +108,7 @@ func TestBrowserPasskeyCard(t *testing.T) {
 	p.signOut()
 	p.signIn(demoUser, demoPassword)
 	p.expect("/login/2fa", "Use one of your security keys or passkeys")
+	audit("second factor, a passkey only", "")
 	if strings.Contains(p.text(), "Code from your authenticator app") {
 		t.Error("the second step asks for an authenticator code the user does not have")
 	}
@@ -143,6 +155,7 @@ func TestBrowserPasskeyCard(t *testing.T) {
 	if got := p.where(); got != "/login" {
 		t.Errorf("a removed key signed in: on %s", got)
 	}
+	audit("passkey sign-in refused", "passkey-login")
 	if n := p.dialogs.Load(); n != 0 {
 		t.Errorf("the pages opened %d JavaScript dialogs, want 0", n)
 	}

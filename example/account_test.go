@@ -146,6 +146,7 @@ func TestDescribeEvent(t *testing.T) {
 		storage.EventRecoveryCodeUsed, storage.EventRecoveryCodesRenewed, storage.EventSecondFactorReplay,
 		storage.EventSecondFactorLockout, storage.EventSecondFactorFailed, storage.EventAppAuthorized,
 		storage.EventAppRevoked, storage.EventAllSessionsRevokedAdm,
+		storage.EventPasskeyAdded, storage.EventPasskeyRemoved, storage.EventPasskeyCounterRegressed,
 	}
 	seen := map[string]storage.EventType{}
 	for _, typ := range types {
@@ -169,6 +170,8 @@ func TestDescribeEvent(t *testing.T) {
 		{"one session", storage.EventPasswordChanged, "1", "Changed the password (1 session ended)"},
 		{"a text where a count belongs is left out", storage.EventPasswordChanged, "<b>", "Changed the password"},
 		{"an app's name", storage.EventAppAuthorized, "Sample Calendar", "Connected the app “Sample Calendar”"},
+		{"a key named when added", storage.EventPasskeyAdded, "YubiKey", "Added the security key or passkey “YubiKey”"},
+		{"a key as the second factor", storage.EventSecondFactorUsed, "passkey", "Used a security key or passkey"},
 		{"an unknown type", storage.EventType("future_thing"), "", "Security event: future_thing"},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"github.com/sessionguard/sessionguard/passkey"
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/totp"
@@ -56,6 +57,10 @@ type appConfig struct {
 	Demo bool
 	// seed, if set, is run once the app is made (-demo: seedDemo).
 	seed func(*app) error
+	// PasskeyOrigin is the origin WebAuthn ceremonies must come from, the
+	// app's own address (default defaultPasskeyOrigin); the relying party
+	// ID is "localhost", which browsers accept over plain HTTP.
+	PasskeyOrigin string
 }
 
 // app is the example web application.
@@ -64,6 +69,7 @@ type app struct {
 	store  storage.Store
 	m      *session.Manager
 	tf     *totp.Service
+	pk     *passkey.Service
 	users  *userStore
 	pages  map[string]*template.Template
 	reveal *securecookie.SecureCookie
@@ -161,6 +167,23 @@ func newApp(cfg appConfig) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	origin := cfg.PasskeyOrigin
+	if origin == "" {
+		origin = defaultPasskeyOrigin
+	}
+	a.pk, err = passkey.New(passkey.Config{
+		Manager: a.m, Store: store, Clock: cfg.Clock, Logger: cfg.Logger,
+		RPID: "localhost", RPDisplayName: "sessionguard example", RPOrigins: []string{origin},
+		UserName: func(_ context.Context, userID string) string {
+			if u, ok := a.users.get(userID); ok {
+				return u.Username
+			}
+			return userID
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	if a.reveal, err = newRevealCodec(keys.Cookie[0]); err != nil {
 		return nil, err
 	}
@@ -199,7 +222,7 @@ func (a *app) newHandler() http.Handler {
 	mux.Handle("GET /metrics", a.tel.metrics)
 
 	// The library's JSON API, for scripts and native apps.
-	mux.Handle("/auth/", a.m.Routes(a.tf))
+	mux.Handle("/auth/", a.m.Routes(a.tf, a.pk))
 
 	// page wraps a page for signed-in users; action wraps a state-changing
 	// form target: cross-origin protection, then a signed-in user.
@@ -231,6 +254,9 @@ func (a *app) newHandler() http.Handler {
 	mux.Handle("POST /two-factor/disable", action(a.disableTwoFactor))
 	mux.Handle("GET /two-factor/trusted-browsers/{id}", page(a.trustedBrowserPage))             // trusted.go
 	mux.Handle("POST /two-factor/trusted-browsers/{id}/remove", action(a.removeTrustedBrowser)) // trusted.go
+	mux.Handle("GET /two-factor/passkeys/{id}", page(a.passkeyPage))                            // passkeys.go
+	mux.Handle("POST /two-factor/passkeys/{id}/remove", action(a.removePasskey))                // passkeys.go
+	mux.Handle("POST /two-factor/passkeys/confirm-password", action(a.confirmPasswordJSON))     // passkeys.go
 
 	mux.Handle("GET /apps", page(a.appsPage))
 	mux.Handle("POST /apps/demo", action(a.authorizeDemoApp))
@@ -389,6 +415,10 @@ var messages = map[string]message{
 	"browser-trusted":   {Text: "This browser is trusted: logging in here won't ask for a code for 30 days.", Kind: kindSuccess},
 	"browser-removed":   {Text: "That browser is no longer trusted: logging in there asks for a code again.", Kind: kindSuccess},
 	"browser-not-found": {Text: "That browser is no longer trusted.", Kind: kindError},
+	"passkey-added":     {Text: "Your security key or passkey was added: you can log in with it now.", Kind: kindSuccess},
+	"passkey-renamed":   {Text: "The security key or passkey was renamed.", Kind: kindSuccess},
+	"passkey-removed":   {Text: "That security key or passkey was removed: it can no longer log you in.", Kind: kindSuccess},
+	"passkey-not-found": {Text: "That security key or passkey is not on your account.", Kind: kindError},
 	"app-revoked":       {Text: "Access revoked. The app's token stopped working.", Kind: kindSuccess},
 	"app-not-found":     {Text: "That app is no longer connected.", Kind: kindError},
 	"password-changed": {Text: "Your password was changed.", Kind: kindSuccess,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/sessionguard/sessionguard/internal/fakeclock"
+	"github.com/sessionguard/sessionguard/storage"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -39,7 +41,7 @@ func TestBrowserPages(t *testing.T) {
 	chromium := chromiumPath(t)
 	axe := axeSource(t)
 	shots := screenshotDir(t)
-	srv, _, clock := newDemoServer(t)
+	srv, demoApp, clock := newDemoServer(t)
 
 	laptop := newProfile(t, chromium, srv.URL, "laptop", chromeMac, "203.0.113.7", 1280, 800)
 	// Let the page use the clipboard (the copy button), as a person
@@ -282,9 +284,41 @@ func TestBrowserPages(t *testing.T) {
 	laptop.submit(`form[action$="/remove"] button`)
 	laptop.expect("/two-factor?m=browser-removed", "is no longer trusted", "No browser is trusted.")
 	au.check("trusted browser removed", "")
+
+	// Security keys and passkeys: a key as the ceremony stores it (this
+	// server's address is not the relying party's origin "localhost", so
+	// the real ceremonies are TestBrowserPasskeyCard's), its rename field,
+	// its removal dialog and page, and a registration the browser refuses.
+	if err := demoApp.store.CreatePasskey(context.Background(), &storage.Passkey{ID: "audit-key", UserID: userID(t, demoApp, demoUser, demoPassword),
+		CredentialID: []byte("audit-key"), Name: "YubiKey 5C", Data: []byte("{}"), CreatedAt: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	laptop.open("/two-factor")
+	laptop.expect("/two-factor", "Security keys and passkeys", "YubiKey 5C", "never used")
+	au.check("two-factor on, a security key", "")
+	laptop.do(chromedp.Click(chromedp.CSS(`li.passkey details[data-rename] summary`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS(`#rename-audit-key`)))
+	au.check("security key rename field", "summary")
+	laptop.do(chromedp.Click(chromedp.CSS(`li.passkey form[data-post] button`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS("dialog.confirm-dialog[open]")))
+	if got := runIn(laptop, chromedp.Text(chromedp.CSS("dialog.confirm-dialog"))); !strings.Contains(got, "Remove YubiKey 5C?") || !strings.Contains(got, "won't be able to log in with it") {
+		t.Errorf("the dialog says %q, want the question and the consequence", got)
+	}
+	au.check("security key remove dialog", "confirm-dialog-cancel")
+	laptop.do(chromedp.Click(chromedp.CSS("#confirm-dialog-cancel"), chromedp.NodeVisible))
+	runIn(laptop, chromedp.Poll[bool](`document.querySelectorAll("dialog").length === 0`))
+	laptop.open("/two-factor/passkeys/audit-key")
+	au.check("security key remove confirmation", "")
+	laptop.open("/two-factor")
+	laptop.fill("#passkey-name", "Phone")
+	laptop.do(chromedp.Click(chromedp.CSS(`#passkey-register button[type=submit]`), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS(`#passkey-error`)))
+	if got := runIn(laptop, chromedp.Evaluate[string](`(() => { const f = document.getElementById("passkey-name"); return f.getAttribute("aria-invalid") + " " + f.getAttribute("aria-describedby"); })()`)); got != "true passkey-name-hint passkey-error" {
+		t.Errorf("the name field after a refused registration: got %q, want it invalid and described by the error", got)
+	}
+	au.check("security key registration refused", "passkey-name")
+
 	laptop.signOut()
 	laptop.signIn(demoUser, demoPassword)
-	laptop.expect("/login/2fa", "Code from your authenticator app")
+	laptop.expect("/login/2fa", "Code from your authenticator app", "Use a security key or passkey")
+	au.check("second factor, with a security key", "code")
 }
 
 // newDemoServer serves an app with the demo data of -demo (seedDemo) on a

@@ -89,12 +89,30 @@ func (a *app) renderSecondFactor(w http.ResponseWriter, r *http.Request, status 
 	if recovery {
 		field = "recovery_code"
 	}
-	a.render(w, r, status, "second-factor", pageData{Title: "Two-factor authentication", Error: errText, Field: field, Data: secondFactorView{Recovery: recovery}})
+	v := secondFactorView{Recovery: recovery, TOTP: true}
+	if s, ok := session.PendingFromContext(r.Context()); ok {
+		st, err := a.tf.Status(r.Context(), s.UserID)
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		keys, err := a.pk.List(r.Context(), s.UserID)
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		v.TOTP, v.Passkeys = st.Enabled, len(keys) > 0
+	}
+	a.render(w, r, status, "second-factor", pageData{Title: "Two-factor authentication", Error: errText, Field: field, Data: v})
 }
 
 type secondFactorView struct {
 	// Recovery shows the recovery-code form instead of the code form.
 	Recovery bool
+	// TOTP: the user has an authenticator app (and recovery codes);
+	// Passkeys: at least one security key or passkey, which the script
+	// offers (passkey.Service's login routes complete this same step).
+	TOTP, Passkeys bool
 }
 
 // secondFactor verifies a TOTP code or a recovery code for the pending

@@ -95,6 +95,7 @@ func run(ctx context.Context, out io.Writer, addr string, cfg appConfig, geoIP s
 		defer geo.Close()
 		cfg.Locator = geo
 	}
+	cfg.PasskeyOrigin = displayURL(ln.Addr())
 	a, err := newApp(cfg)
 	if err != nil {
 		return err

@@ -131,7 +131,19 @@ func describeEvent(t storage.EventType, detail string) string {
 	case storage.EventSecondFactorDisabled:
 		return "Turned off two-factor authentication"
 	case storage.EventSecondFactorUsed:
+		if detail == "passkey" {
+			return "Used a security key or passkey"
+		}
 		return "Used the authenticator app"
+	case storage.EventPasskeyAdded:
+		if detail != "" {
+			return "Added the security key or passkey “" + detail + "”"
+		}
+		return "Added a security key or passkey"
+	case storage.EventPasskeyRemoved:
+		return "Removed a security key or passkey"
+	case storage.EventPasskeyCounterRegressed:
+		return "Refused a security key or passkey whose counter went back (possibly a copied key)"
 	case storage.EventRecoveryCodeUsed:
 		if detail != "" {
 			return "Used a recovery code (" + detail + ")"

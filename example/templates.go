@@ -10,7 +10,7 @@ import (
 var pageNames = []string{
 	"home", "login", "signup", "second-factor", "sessions", "confirm",
 	"two-factor", "recovery-codes", "apps", "security-log", "password", "error",
-	"session", "app", "not-found", "trusted-browser",
+	"session", "app", "not-found", "trusted-browser", "passkey",
 }
 
 // parsePages parses each page together with the shared layout.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pquerna/otp"
+	"github.com/sessionguard/sessionguard/passkey"
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/totp"
 )
@@ -28,6 +29,9 @@ type twoFactorView struct {
 	Trusted []session.TrustedBrowserInfo
 	// TrustedConsequence says what removing one does.
 	TrustedConsequence string
+	// Passkeys are the user's security keys and passkeys.
+	Passkeys           []passkey.Info
+	PasskeyConsequence string
 }
 
 type enrollmentView struct {
@@ -53,6 +57,11 @@ func (a *app) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 			a.serverError(w, r, err)
 			return
 		}
+	}
+	v.PasskeyConsequence = passkeyConsequence
+	if v.Passkeys, err = a.pk.List(r.Context(), s.UserID); err != nil {
+		a.serverError(w, r, err)
+		return
 	}
 	if st.Pending && !st.Enabled {
 		if rv, ok := a.readReveal(r, s, revealEnrollment); ok {

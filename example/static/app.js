@@ -7,7 +7,9 @@
 //   - repeats the messages present when the page loads into a live region,
 //     so that screen readers announce them, and focuses an error that is
 //     not about one field;
-//   - offers to copy or download the recovery codes.
+//   - offers to copy or download the recovery codes;
+//   - adds, renames and signs in with security keys and passkeys (the
+//     library's JSON routes and navigator.credentials).
 "use strict";
 
 document.addEventListener("submit", function (event) {
@@ -156,4 +158,181 @@ document.addEventListener("DOMContentLoaded", function () {
   setInterval(updateTimes, 30000);
   announce();
   recoveryCodeActions();
+});
+
+// Security keys and passkeys: the library's JSON routes under /auth/
+// (passkey.Service), with navigator.credentials. WebAuthn hands out
+// ArrayBuffers; the routes speak base64url (without padding).
+function b64urlToBuffer(s) {
+  var b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+  var out = new Uint8Array(b.length);
+  for (var i = 0; i < b.length; i++) {
+    out[i] = b.charCodeAt(i);
+  }
+  return out.buffer;
+}
+
+function bufferToB64url(buf) {
+  var bytes = new Uint8Array(buf);
+  var s = "";
+  for (var i = 0; i < bytes.length; i++) {
+    s += String.fromCharCode(bytes[i]);
+  }
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function postJSON(path, body, method) {
+  return fetch(path, {
+    method: method || "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body)
+  }).then(function (resp) {
+    if (resp.status === 204) {
+      return {};
+    }
+    return resp.json().then(function (data) {
+      if (!resp.ok) {
+        throw new Error(data.message || "That didn't work. Please try again.");
+      }
+      return data;
+    }, function () {
+      throw new Error("That didn't work. Please try again.");
+    });
+  });
+}
+
+function credentialJSON(cred) {
+  var r = cred.response;
+  var response = { clientDataJSON: bufferToB64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = bufferToB64url(r.attestationObject);
+    if (r.getTransports) {
+      response.transports = r.getTransports();
+    }
+  } else {
+    response.authenticatorData = bufferToB64url(r.authenticatorData);
+    response.signature = bufferToB64url(r.signature);
+    if (r.userHandle) {
+      response.userHandle = bufferToB64url(r.userHandle);
+    }
+  }
+  return {
+    id: cred.id,
+    rawId: bufferToB64url(cred.rawId),
+    type: cred.type,
+    response: response,
+    clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+    authenticatorAttachment: cred.authenticatorAttachment || undefined
+  };
+}
+
+function showError(el, message) {
+  el.textContent = message;
+  el.hidden = false;
+  document.getElementById("announcer").textContent = message;
+}
+
+function passkeyRegistration() {
+  var form = document.getElementById("passkey-register");
+  if (!form || !window.PublicKeyCredential) {
+    return;
+  }
+  var unsupported = document.querySelector("[data-passkey-unsupported]");
+  if (unsupported) {
+    unsupported.hidden = true;
+  }
+  form.hidden = false;
+  var error = document.getElementById("passkey-error");
+  var name = document.getElementById("passkey-name");
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    error.hidden = true;
+    name.removeAttribute("aria-invalid");
+    var password = document.getElementById("passkey-password");
+    var confirmed = Promise.resolve();
+    if (password) {
+      // The password step of a sensitive action, as the other forms do it.
+      confirmed = fetch("/two-factor/passkeys/confirm-password", {
+        method: "POST", credentials: "same-origin", body: new URLSearchParams({ password: password.value })
+      }).then(function (resp) {
+        if (resp.status !== 204) {
+          return resp.json().then(function (d) { throw new Error(d.message); });
+        }
+      });
+    }
+    confirmed.then(function () {
+      return postJSON("/auth/passkeys/register/begin", { name: name.value });
+    }).then(function (begin) {
+      var o = begin.options.publicKey;
+      o.challenge = b64urlToBuffer(o.challenge);
+      o.user.id = b64urlToBuffer(o.user.id);
+      (o.excludeCredentials || []).forEach(function (c) { c.id = b64urlToBuffer(c.id); });
+      return navigator.credentials.create({ publicKey: o }).then(function (cred) {
+        return postJSON("/auth/passkeys/register/finish", { challenge_id: begin.challenge_id, credential: credentialJSON(cred) });
+      });
+    }).then(function () {
+      window.location.assign("/two-factor?m=passkey-added");
+    }, function (err) {
+      var message = err.message;
+      if (err.name === "NotAllowedError") {
+        message = "The key was not added: the browser's request was cancelled or timed out.";
+      } else if (err.name === "InvalidStateError") {
+        message = "That key is already on your account.";
+      } else if (err.name !== "Error") {
+        message = "Your browser could not add a key here (" + err.name + "). Open the site at its usual address and try again.";
+      }
+      showError(error, message);
+      name.setAttribute("aria-invalid", "true");
+      name.setAttribute("aria-describedby", "passkey-name-hint passkey-error");
+      name.focus();
+    });
+  });
+  document.querySelectorAll("details[data-rename]").forEach(function (details) {
+    details.hidden = false;
+    var rename = details.querySelector("form");
+    rename.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var next = rename.querySelector("input").value.trim();
+      postJSON("/auth/passkeys/" + encodeURIComponent(rename.getAttribute("data-rename-id")), { name: next }, "PATCH").then(function () {
+        window.location.assign("/two-factor?m=passkey-renamed");
+      }, function (err) { showError(error, err.message); });
+    });
+  });
+}
+
+function passkeyLogin() {
+  var box = document.querySelector("[data-passkey-login]");
+  if (!box || !window.PublicKeyCredential) {
+    return;
+  }
+  box.hidden = false;
+  var error = document.getElementById("passkey-login-error");
+  document.getElementById("passkey-login").addEventListener("click", function () {
+    error.hidden = true;
+    // At the second step, "Don't ask again on this browser" applies to
+    // the key as to a code.
+    var trust = box.getAttribute("data-passkey-login") === "second-factor" && document.getElementById("trust");
+    postJSON("/auth/passkeys/login/begin", {}).then(function (begin) {
+      var o = begin.options.publicKey;
+      o.challenge = b64urlToBuffer(o.challenge);
+      (o.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuffer(c.id); });
+      return navigator.credentials.get({ publicKey: o }).then(function (cred) {
+        var body = { challenge_id: begin.challenge_id, credential: credentialJSON(cred) };
+        if (trust && trust.checked) {
+          body.trust_browser = true;
+        }
+        return postJSON("/auth/passkeys/login/finish", body);
+      });
+    }).then(function (done) {
+      window.location.assign(done.trusted_browser ? "/?m=browser-trusted" : "/");
+    }, function (err) {
+      showError(error, err.name === "NotAllowedError" ? "No passkey was used: the browser's request was cancelled or timed out." : err.message);
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  passkeyRegistration();
+  passkeyLogin();
 });

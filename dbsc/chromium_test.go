@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sessionguard/sessionguard/internal/chromiumtest"
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
 	"github.com/sessionguard/sessionguard/storage/memory"
@@ -37,20 +36,7 @@ import (
 // server as https://example.com:PORT, maps example.com to 127.0.0.1 and
 // trusts the server's key by its SPKI hash.
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SESSION_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: install it or set SESSION_TEST_CHROMIUM (required when CI=true)")
-	}
-	t.Skip("chromium not found: install it or set SESSION_TEST_CHROMIUM to run the DBSC browser test")
-	return ""
-}
+func chromiumPath(t *testing.T) string { return chromiumtest.Path(t, "the DBSC browser test") }
 
 // requestLog records what the server saw, in order.
 type requestLog struct {

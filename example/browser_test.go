@@ -5,7 +5,6 @@ import (
 	"context"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -16,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	otptotp "github.com/pquerna/otp/totp"
+
+	"github.com/sessionguard/sessionguard/internal/chromiumtest"
 )
 
 // The browser test drives the app in headless Chromium, with three
@@ -38,20 +39,7 @@ const (
 	actionTimeout = 20 * time.Second
 )
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SESSION_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: install it or set SESSION_TEST_CHROMIUM (required when CI=true)")
-	}
-	t.Skip("chromium not found: install it or set SESSION_TEST_CHROMIUM to run the browser test")
-	return ""
-}
+func chromiumPath(t *testing.T) string { return chromiumtest.Path(t, "the browser test") }
 
 // screenshotDir is where screenshots go: SESSION_SCREENSHOT_DIR (relative
 // to the module root, since go test runs in the package directory) or a

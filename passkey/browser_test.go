@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sessionguard/sessionguard/internal/chromiumtest"
 	"github.com/sessionguard/sessionguard/passkey"
 	"github.com/sessionguard/sessionguard/session"
 	"github.com/sessionguard/sessionguard/storage"
@@ -31,20 +30,7 @@ import (
 // "chromium" is looked up on PATH. Without it the test is skipped, except
 // when CI=true, where it fails.
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SESSION_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: install it or set SESSION_TEST_CHROMIUM (required when CI=true)")
-	}
-	t.Skip("chromium not found: install it or set SESSION_TEST_CHROMIUM to run the passkey browser test")
-	return ""
-}
+func chromiumPath(t *testing.T) string { return chromiumtest.Path(t, "the passkey browser test") }
 
 // page is the test app's only page: helpers that run the ceremonies the
 // way a real front end does, with the browser's own JSON codecs.

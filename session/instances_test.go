@@ -426,7 +426,10 @@ func TestStoreOutageFailsClosedAndRecovers(t *testing.T) {
 			// The notifier is back: a new revocation reaches B in far less
 			// than RevocationTTL (its reconnect may take a moment), and
 			// Health says so.
-			time.Sleep(500 * time.Millisecond)
+			// The store's own bound (RevocationTTL adopts it: for PostgreSQL
+			// two listener ping intervals) covers the listener proving itself
+			// again, which can take a ping interval after the reconnect.
+			deadline = time.Now().Add(session.RevocationTTLOf(b) + 5*time.Second)
 			for h := b.Health(ctx); !h.Ready() || !h.Notifier.Live; h = b.Health(ctx) {
 				if time.Now().After(deadline) {
 					t.Fatalf("Health of B after recovery: got %+v, want ready with a live notifier", h)
